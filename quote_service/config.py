@@ -1,0 +1,132 @@
+"""Configuration read from the environment (and an optional `.env` file).
+
+Everything is validated once, at start, so that bad configuration fails with one clear line
+naming the variable instead of a traceback deep inside a job.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(Exception):
+    """A configuration variable is missing or invalid; the message names it."""
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = env.get(name, default).strip().lower()
+    if value not in allowed:
+        raise ConfigError(f"{name}={value!r} is invalid: expected one of {', '.join(allowed)}")
+    return value
+
+
+def _number(env: Mapping[str, str], name: str, default: float, cast=float, minimum: float = 0):
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return cast(default)
+    try:
+        value = cast(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is invalid: expected a number") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={raw!r} is invalid: must be at least {minimum}")
+    return value
+
+
+def _path(env: Mapping[str, str], name: str, default: str) -> Path:
+    path = Path(env.get(name) or default)
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    database_url: str = "postgresql:///quote_service"
+    secret_key: str = "dev-only-not-secret"
+    public_base_url: str = "http://localhost:8000"
+
+    storage_backend: str = "local"
+    storage_dir: Path = PROJECT_ROOT / "var" / "storage"
+    gcs_bucket: str | None = None
+    gcs_credentials_file: str | None = None
+    signed_url_seconds: int = 900
+
+    mail_backend: str = "outbox"
+    outbox_dir: Path = PROJECT_ROOT / "var" / "outbox"
+    mail_from: str = "quotes@localhost"
+    sendgrid_api_key: str | None = None
+    sendgrid_api_host: str = "https://api.sendgrid.com"
+    sendgrid_timeout: float = 20.0
+    sendgrid_webhook_public_key: str | None = None
+
+    converter: str = "auto"
+    convert_timeout: float = 60.0
+    converter_slots: int = 1
+    converter_max_conversions: int = 200
+    converter_base_port: int = 2003
+    soffice_path: str = "soffice"
+
+    max_attempts: int = 5
+    retry_base_seconds: float = 2.0
+    db_pool_timeout: float = 3.0
+    company_name: str = "Northwind Supplies Ltd"
+    company_address: str = "12 Harbour Road\nBristol BS1 4XX\nUnited Kingdom"
+    log_format: str = "text"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from `env` (default: the process environment); raise ConfigError."""
+        env = os.environ if env is None else env
+        settings = cls(
+            database_url=env.get("DATABASE_URL") or cls.database_url,
+            secret_key=env.get("SECRET_KEY") or cls.secret_key,
+            public_base_url=(env.get("PUBLIC_BASE_URL") or cls.public_base_url).rstrip("/"),
+            storage_backend=_choice(env, "STORAGE_BACKEND", "local", ("local", "gcs")),
+            storage_dir=_path(env, "STORAGE_DIR", "var/storage"),
+            gcs_bucket=env.get("GCS_BUCKET") or None,
+            gcs_credentials_file=env.get("GOOGLE_APPLICATION_CREDENTIALS") or None,
+            signed_url_seconds=_number(env, "SIGNED_URL_SECONDS", 900, int, 1),
+            mail_backend=_choice(env, "MAIL_BACKEND", "outbox", ("outbox", "sendgrid")),
+            outbox_dir=_path(env, "OUTBOX_DIR", "var/outbox"),
+            mail_from=env.get("MAIL_FROM") or cls.mail_from,
+            sendgrid_api_key=env.get("SENDGRID_API_KEY") or None,
+            sendgrid_api_host=env.get("SENDGRID_API_HOST") or cls.sendgrid_api_host,
+            sendgrid_timeout=_number(env, "SENDGRID_TIMEOUT", 20.0, float, 0.1),
+            sendgrid_webhook_public_key=env.get("SENDGRID_WEBHOOK_PUBLIC_KEY") or None,
+            converter=_choice(env, "CONVERTER", "auto", ("auto", "unoserver", "soffice")),
+            convert_timeout=_number(env, "CONVERT_TIMEOUT", 60.0, float, 1),
+            converter_slots=_number(env, "CONVERTER_SLOTS", 1, int, 1),
+            converter_max_conversions=_number(env, "CONVERTER_MAX_CONVERSIONS", 200, int, 1),
+            converter_base_port=_number(env, "CONVERTER_BASE_PORT", 2003, int, 1024),
+            soffice_path=env.get("SOFFICE_PATH") or cls.soffice_path,
+            max_attempts=_number(env, "JOB_MAX_ATTEMPTS", 5, int, 1),
+            retry_base_seconds=_number(env, "JOB_RETRY_BASE_SECONDS", 2.0, float, 0),
+            db_pool_timeout=_number(env, "DB_POOL_TIMEOUT", 3.0, float, 0.1),
+            company_name=env.get("COMPANY_NAME") or cls.company_name,
+            company_address=(env.get("COMPANY_ADDRESS") or cls.company_address).replace("\\n", "\n"),
+            log_format=_choice(env, "LOG_FORMAT", "text", ("text", "json")),
+        )
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Cross-field checks: a backend chosen without what it needs."""
+        if not self.database_url.startswith(("postgresql:", "postgres:")):
+            raise ConfigError("DATABASE_URL is invalid: expected a postgresql:// URL")
+        if self.storage_backend == "gcs" and not self.gcs_bucket:
+            raise ConfigError("GCS_BUCKET is required when STORAGE_BACKEND=gcs")
+        if self.mail_backend == "sendgrid" and not self.sendgrid_api_key:
+            raise ConfigError("SENDGRID_API_KEY is required when MAIL_BACKEND=sendgrid")
+        if "@" not in self.mail_from:
+            raise ConfigError(f"MAIL_FROM={self.mail_from!r} is invalid: expected an email address")
+
+
+def load_dotenv_file() -> None:
+    """Load `.env` from the project root if present; real environment variables win."""
+    from dotenv import load_dotenv
+
+    load_dotenv(PROJECT_ROOT / ".env", override=False)

@@ -1,0 +1,100 @@
+"""PostgreSQL access: a connection pool and named SQL queries loaded from `quote_service/sql/`.
+
+Queries live in plain `.sql` files as blocks that start with `-- name: some_query`; code calls
+them by name with `%(param)s` parameters, so each table's statements sit in one place.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+SQL_DIR = Path(__file__).parent / "sql"
+_NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached right now."""
+
+
+@functools.cache
+def queries() -> dict[str, str]:
+    """All named queries of `quote_service/sql/*.sql`, by name."""
+    found: dict[str, str] = {}
+    for path in sorted(SQL_DIR.glob("*.sql")):
+        parts = _NAME.split(path.read_text())
+        for name, body in zip(parts[1::2], parts[2::2], strict=True):
+            if name in found:
+                raise RuntimeError(f"query {name!r} is defined twice ({path.name})")
+            found[name] = body.strip()
+    return found
+
+
+def query(name: str) -> str:
+    return queries()[name]
+
+
+def fetch_one(conn: psycopg.Connection, name: str, **params: Any) -> dict[str, Any] | None:
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(query(name), params)
+        return cur.fetchone()
+
+
+def fetch_all(conn: psycopg.Connection, name: str, **params: Any) -> list[dict[str, Any]]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(query(name), params)
+        return cur.fetchall()
+
+
+def execute(conn: psycopg.Connection, name: str, **params: Any) -> int:
+    """Run a statement; return the number of rows it touched."""
+    with conn.cursor() as cur:
+        cur.execute(query(name), params)
+        return cur.rowcount
+
+
+def make_pool(database_url: str, *, timeout: float, max_size: int = 10) -> ConnectionPool:
+    """A pool that is NOT opened here: nothing connects at import or construction time.
+
+    `timeout` bounds how long a request waits for a connection, so that with the database
+    down the API answers 503 quickly instead of hanging for psycopg_pool's default 30 s.
+    """
+    return ConnectionPool(
+        database_url,
+        min_size=1,
+        max_size=max_size,
+        timeout=timeout,
+        open=False,
+        kwargs={"connect_timeout": max(1, int(timeout))},
+        check=ConnectionPool.check_connection,
+    )
+
+
+@contextmanager
+def transaction(pool: ConnectionPool) -> Iterator[psycopg.Connection]:
+    """One connection, one transaction: committed if the block succeeds, else rolled back."""
+    try:
+        with pool.connection() as conn, conn.transaction():
+            yield conn
+    except (psycopg.OperationalError, TimeoutError) as exc:
+        # psycopg_pool raises PoolTimeout (an OperationalError) when no connection can be made.
+        raise DatabaseUnavailable(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from exc
+
+
+@contextmanager
+def connect(database_url: str) -> Iterator[psycopg.Connection]:
+    """A single connection outside any pool (CLI, workers' step records, migrations)."""
+    try:
+        conn = psycopg.connect(database_url, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        raise DatabaseUnavailable(str(exc).strip().splitlines()[-1]) from exc
+    with conn:
+        yield conn

@@ -1,0 +1,1 @@
+"""Step 3 of the pipeline: email the stored PDF and track the delivery."""
