@@ -188,7 +188,7 @@ else
         if [ "$(id -un)" = postgres ]; then
             as_postgres() { "$@"; }
         elif is_root; then
-            as_postgres() { runuser -u postgres -- "$@"; }
+            as_postgres() { (cd / && runuser -u postgres -- "$@"); }
         else
             die "cannot connect to $DB_URL; as root, run:
     runuser -u postgres -- createuser -p $DB_PORT -s $DB_USER
