@@ -8,9 +8,11 @@ CREATE TABLE quotation_counters (
 
 CREATE TABLE quotations (
     id                bigserial PRIMARY KEY,
-    number            text NOT NULL UNIQUE,
+    -- Assigned by the inserting transaction as its last write (the counter row is locked
+    -- until commit), so a committed row always has them; NULL is never visible to readers.
+    number            text UNIQUE,
     year              integer NOT NULL,
-    seq               integer NOT NULL,
+    seq               integer,
     status            text NOT NULL DEFAULT 'queued'
                       CHECK (status IN ('queued', 'generating', 'delivering', 'sent', 'failed')),
     customer_name     text NOT NULL,
@@ -64,7 +66,7 @@ CREATE TABLE quotation_lines (
 CREATE TABLE deliveries (
     id                   bigserial PRIMARY KEY,
     quotation_id         bigint NOT NULL REFERENCES quotations (id),
-    kind                 text NOT NULL DEFAULT 'initial' CHECK (kind IN ('initial', 'resend')),
+    kind                 text NOT NULL DEFAULT 'initial' CHECK (kind IN ('initial', 'retry', 'resend')),
     recipient            text NOT NULL,
     provider             text,
     -- pending: not tried; sending: a request left and no answer was recorded yet;

@@ -56,6 +56,9 @@ class MailOutcomeUnknown(MailError):
 
 class Mailer(Protocol):
     name: str
+    # True when `find_sent` returning None proves the message never left (the outbox writes
+    # atomically); False when the backend cannot know (SendGrid has no idempotency lookup).
+    can_tell_unsent: bool
 
     def send(self, email: OutgoingEmail) -> SendResult:
         """Hand the message over; raise one of the MailError subclasses on failure."""

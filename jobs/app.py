@@ -1,0 +1,55 @@
+"""The procrastinate App: `procrastinate --app=jobs.app worker`.
+
+Tasks are thin: each calls one quote_service step and leaves the rest to it. Configuration is
+checked when this module is imported by the worker, so a bad setting stops the worker at once
+with one line instead of failing every job.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import logging
+import sys
+import threading
+
+import procrastinate
+
+from quote_service.config import ConfigError, Settings, load_dotenv_file
+from quote_service.generate.converter import Converter
+from quote_service.services import Services
+
+logger = logging.getLogger("quote_service.jobs")
+
+load_dotenv_file()
+try:
+    settings = Settings.from_env()
+except ConfigError as exc:
+    sys.exit(f"configuration error: {exc}")
+
+app = procrastinate.App(
+    connector=procrastinate.PsycopgConnector(conninfo=settings.database_url),
+    import_paths=["jobs.tasks"],
+    worker_defaults={"update_heartbeat_interval": 5.0, "stalled_worker_timeout": 20.0},
+)
+
+_converter_lock = threading.Lock()
+_converter: Converter | None = None
+
+
+@functools.cache
+def services() -> Services:
+    return Services(settings, pool_size=4)
+
+
+def converter() -> Converter:
+    """One converter per worker process (a warm LibreOffice pool), started on first use and
+    stopped, whole process groups, when the worker exits."""
+    global _converter
+    with _converter_lock:
+        if _converter is None:
+            from quote_service.generate.converters import make_converter
+
+            _converter = make_converter(settings)
+            atexit.register(_converter.close)
+        return _converter

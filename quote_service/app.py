@@ -1,0 +1,60 @@
+"""The Flask application factory. Nothing connects to the database until a request needs it."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from flask import Flask, g, request, session
+
+from quote_service.config import Settings, load_dotenv_file
+from quote_service.services import Services
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def create_app(settings: Settings | None = None, config: dict[str, Any] | None = None) -> Flask:
+    if settings is None:
+        load_dotenv_file()
+        settings = Settings.from_env()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.public_base_url.startswith("https://"),
+        JSON_SORT_KEYS=False,
+    )
+    app.config.update(config or {})
+    app.extensions["quote_service"] = Services(settings)
+
+    from quote_service.web import api, errors, health, pages
+
+    errors.register(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
+
+    @app.context_processor
+    def _csrf() -> dict[str, Any]:
+        return {"csrf_token": csrf_token}
+
+    return app
+
+
+def services() -> Services:
+    from flask import current_app
+
+    return current_app.extensions["quote_service"]
+
+
+def csrf_token() -> str:
+    """One token per session, checked on every form POST (see web.pages)."""
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return session["csrf"]
+
+
+def client_ip() -> str:
+    return g.get("client_ip") or request.remote_addr or "?"

@@ -1,0 +1,112 @@
+"""Rows as small frozen dataclasses, built from database rows with `from_row`."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Self
+
+STATUSES = ("queued", "generating", "delivering", "sent", "failed")
+
+
+def _from_row(cls, row: dict[str, Any]):
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in row.items() if k in names})
+
+
+@dataclass(frozen=True)
+class Line:
+    position: int
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    tax_rate: Decimal
+    discount_pct: Decimal
+    net: Decimal
+    tax: Decimal
+    total: Decimal
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Self:
+        return _from_row(cls, row)
+
+
+@dataclass(frozen=True)
+class Quotation:
+    id: int
+    number: str
+    status: str
+    customer_name: str
+    customer_email: str
+    customer_company: str
+    customer_address: str
+    currency: str
+    valid_until: dt.date
+    notes: str
+    template: str
+    subtotal: Decimal
+    discount_total: Decimal
+    tax_total: Decimal
+    total: Decimal
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    attempts: int = 0
+    pdf_key: str | None = None
+    pdf_sha256: str | None = None
+    pdf_size: int | None = None
+    pdf_generated_at: dt.datetime | None = None
+    sent_at: dt.datetime | None = None
+    failed_step: str | None = None
+    last_error: str | None = None
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Self:
+        return _from_row(cls, row)
+
+    @property
+    def pdf_filename(self) -> str:
+        return f"{self.number}.pdf"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: int
+    quotation_id: int
+    kind: str
+    recipient: str
+    state: str
+    attempts: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    provider: str | None = None
+    provider_message_id: str | None = None
+    last_error: str | None = None
+    accepted_at: dt.datetime | None = None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Self:
+        return _from_row(cls, row)
+
+    @property
+    def reference(self) -> str:
+        """Stable per delivery: the mail backend's handle to recognise a repeated send."""
+        return f"delivery-{self.id}"
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    quotation_id: int
+    at: dt.datetime
+    kind: str
+    status: str | None
+    job_id: int | None
+    detail: dict[str, Any]
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Self:
+        return _from_row(cls, row)

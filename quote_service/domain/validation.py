@@ -1,0 +1,204 @@
+"""Turn a submitted payload (JSON or form) into a `Submission`, or into the full list of problems.
+
+Every problem is reported with its field path (`lines[0].quantity`), all at once, so a client
+fixes its request in one round trip. Nothing here touches the database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from quote_service.domain.money import MINOR_UNITS, is_known_currency
+from quote_service.domain.pricing import LineInput
+
+MAX_LINES = 200
+MAX_QUANTITY = Decimal("1000000000")
+MAX_PRICE = Decimal("1000000000000")
+DEFAULT_VALIDITY_DAYS = 30
+MAX_VALIDITY_DAYS = 366
+_EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;.]{2,}$")
+_TOP_FIELDS = {"customer", "currency", "valid_until", "notes", "template", "lines"}
+_CUSTOMER_FIELDS = {"name", "email", "company", "address"}
+_LINE_FIELDS = {"description", "quantity", "unit_price", "tax_rate", "discount_pct"}
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "message": self.message}
+
+
+class ValidationFailed(Exception):
+    def __init__(self, errors: list[FieldError]):
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class Customer:
+    name: str
+    email: str
+    company: str = ""
+    address: str = ""
+
+
+@dataclass(frozen=True)
+class Submission:
+    customer: Customer
+    currency: str
+    valid_until: dt.date
+    notes: str
+    template: str
+    lines: tuple[LineInput, ...]
+
+
+class _Checker:
+    """Collects errors while reading fields, so that every problem is reported."""
+
+    def __init__(self) -> None:
+        self.errors: list[FieldError] = []
+
+    def fail(self, field: str, message: str) -> None:
+        self.errors.append(FieldError(field, message))
+
+    def unknown(self, obj: dict, allowed: set[str], prefix: str) -> None:
+        for key in sorted(set(obj) - allowed):
+            self.fail(f"{prefix}{key}", "unknown field")
+
+    def text(self, obj: dict, key: str, field: str, *, required: bool, max_len: int) -> str:
+        value = obj.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if required:
+                self.fail(field, "is required")
+            return ""
+        if not isinstance(value, str):
+            self.fail(field, "must be a string")
+            return ""
+        value = value.replace("\r\n", "\n").strip()
+        if "\x00" in value:
+            self.fail(field, "must not contain NUL characters")
+        elif len(value) > max_len:
+            self.fail(field, f"must be at most {max_len} characters")
+        return value
+
+    def decimal(
+        self, obj: dict, key: str, field: str, *, default: Decimal | None, minimum: Decimal,
+        maximum: Decimal, places: int = 4, strictly_positive: bool = False,
+    ) -> Decimal:
+        value = obj.get(key)
+        if value is None or value == "":
+            if default is None:
+                self.fail(field, "is required")
+                return Decimal(0)
+            return default
+        if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
+            self.fail(field, "must be a decimal number such as \"12.50\"")
+            return Decimal(0)
+        try:
+            number = Decimal(str(value).strip())
+        except InvalidOperation:
+            self.fail(field, "must be a decimal number such as \"12.50\"")
+            return Decimal(0)
+        if not number.is_finite():
+            self.fail(field, "must be a finite number")
+            return Decimal(0)
+        if strictly_positive and number <= 0:
+            self.fail(field, "must be greater than 0")
+        elif number < minimum:
+            self.fail(field, f"must be at least {minimum}")
+        elif number > maximum:
+            self.fail(field, f"must be at most {maximum}")
+        elif -number.as_tuple().exponent > places:
+            self.fail(field, f"must have at most {places} decimal places")
+        return number
+
+
+def parse_submission(
+    payload: Any, *, templates: set[str], today: dt.date | None = None
+) -> Submission:
+    """Validate `payload`; raise ValidationFailed listing every problem."""
+    today = today or dt.date.today()
+    check = _Checker()
+    if not isinstance(payload, dict):
+        raise ValidationFailed([FieldError("", "the body must be a JSON object")])
+    check.unknown(payload, _TOP_FIELDS, "")
+
+    customer_raw = payload.get("customer")
+    if not isinstance(customer_raw, dict):
+        check.fail("customer", "is required" if customer_raw is None else "must be an object")
+        customer_raw = {}
+    check.unknown(customer_raw, _CUSTOMER_FIELDS, "customer.")
+    customer = Customer(
+        name=check.text(customer_raw, "name", "customer.name", required=True, max_len=200),
+        email=check.text(customer_raw, "email", "customer.email", required=True, max_len=254),
+        company=check.text(customer_raw, "company", "customer.company", required=False, max_len=200),
+        address=check.text(customer_raw, "address", "customer.address", required=False, max_len=1000),
+    )
+    if customer.email and not _EMAIL.match(customer.email):
+        check.fail("customer.email", "must be an email address such as buyer@example.com")
+
+    currency = payload.get("currency")
+    if not currency:
+        check.fail("currency", "is required")
+        currency = "EUR"
+    elif not isinstance(currency, str) or not is_known_currency(currency.strip().upper()):
+        check.fail("currency", f"must be one of {', '.join(sorted(MINOR_UNITS))}")
+        currency = "EUR"
+    else:
+        currency = currency.strip().upper()
+
+    valid_until = today + dt.timedelta(days=DEFAULT_VALIDITY_DAYS)
+    raw_date = payload.get("valid_until")
+    if raw_date not in (None, ""):
+        try:
+            valid_until = dt.date.fromisoformat(str(raw_date))
+        except ValueError:
+            check.fail("valid_until", "must be a date in the form YYYY-MM-DD")
+        else:
+            if valid_until < today:
+                check.fail("valid_until", "must not be in the past")
+            elif valid_until > today + dt.timedelta(days=MAX_VALIDITY_DAYS):
+                check.fail("valid_until", f"must be within {MAX_VALIDITY_DAYS} days")
+
+    notes = check.text(payload, "notes", "notes", required=False, max_len=5000)
+    template = check.text(payload, "template", "template", required=False, max_len=64) or "standard"
+    if template not in templates:
+        check.fail("template", f"must be one of {', '.join(sorted(templates))}")
+
+    lines: list[LineInput] = []
+    raw_lines = payload.get("lines")
+    if not isinstance(raw_lines, list) or not raw_lines:
+        check.fail("lines", "must be a list with at least one line")
+        raw_lines = []
+    elif len(raw_lines) > MAX_LINES:
+        check.fail("lines", f"must have at most {MAX_LINES} lines")
+        raw_lines = []
+    for i, raw in enumerate(raw_lines):
+        prefix = f"lines[{i}]"
+        if not isinstance(raw, dict):
+            check.fail(prefix, "must be an object")
+            continue
+        check.unknown(raw, _LINE_FIELDS, f"{prefix}.")
+        percent = {"minimum": Decimal(0), "maximum": Decimal(100), "default": Decimal(0)}
+        lines.append(LineInput(
+            description=check.text(raw, "description", f"{prefix}.description", required=True,
+                                   max_len=1000),
+            quantity=check.decimal(raw, "quantity", f"{prefix}.quantity", default=None,
+                                   minimum=Decimal(0), maximum=MAX_QUANTITY,
+                                   strictly_positive=True),
+            unit_price=check.decimal(raw, "unit_price", f"{prefix}.unit_price", default=None,
+                                     minimum=Decimal(0), maximum=MAX_PRICE),
+            tax_rate=check.decimal(raw, "tax_rate", f"{prefix}.tax_rate", **percent),
+            discount_pct=check.decimal(raw, "discount_pct", f"{prefix}.discount_pct", **percent),
+        ))
+
+    if check.errors:
+        raise ValidationFailed(check.errors)
+    return Submission(customer, currency, valid_until, notes, template, tuple(lines))

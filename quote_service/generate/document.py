@@ -1,0 +1,147 @@
+"""Fill a DOCX template with a quotation's context.
+
+Customers type `&`, `<`, quotes and even `{{ ... }}` into their names and notes; all of it must
+come out verbatim. docxtpl's default renders with autoescape off (lxml then silently drops what
+is not valid XML) and with an environment in which a template can run code, so rendering here
+always uses a sandboxed, autoescaping Jinja environment. Templates are chosen by name among the
+files in `docx_templates/`, never by path.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from docxtpl import DocxTemplate
+from jinja2.sandbox import SandboxedEnvironment
+
+from quote_service.config import PROJECT_ROOT
+
+TEMPLATES_DIR = PROJECT_ROOT / "docx_templates"
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+# XML 1.0 forbids most C0 controls; docxtpl turns \a and \f in data into paragraph and page breaks.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+class DocumentError(Exception):
+    """The DOCX could not be rendered (unknown template or a template error); not retryable."""
+
+
+def available_templates(templates_dir: Path = TEMPLATES_DIR) -> list[str]:
+    """Names that `render_docx` accepts: the `.docx` files of the templates folder."""
+    return sorted(
+        path.stem
+        for path in templates_dir.glob("*.docx")
+        if path.is_file() and _NAME.fullmatch(path.stem)
+    )
+
+
+def template_path(template: str, templates_dir: Path = TEMPLATES_DIR) -> Path:
+    """The file of a template name; anything else than a listed name is refused."""
+    if not isinstance(template, str) or template not in available_templates(templates_dir):
+        raise DocumentError(f"unknown template {template!r}")
+    return templates_dir / f"{template}.docx"
+
+
+def _clean(value: Any) -> Any:
+    """Normalise line ends and drop control characters that would corrupt the XML."""
+    if isinstance(value, str):
+        return _CONTROL.sub("", value.replace("\r\n", "\n").replace("\r", "\n"))
+    if isinstance(value, dict):
+        return {key: _clean(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(item) for item in value]
+    return value
+
+
+def _environment() -> SandboxedEnvironment:
+    """Sandboxed (no attribute tricks), autoescaping, and strict about missing keys."""
+    return SandboxedEnvironment(autoescape=True, undefined=jinja2.StrictUndefined)
+
+
+def render_docx(
+    context: dict[str, Any], template: str = "standard", *, templates_dir: Path = TEMPLATES_DIR
+) -> bytes:
+    """Return the DOCX bytes of `template` filled with `context`; raise DocumentError."""
+    path = template_path(template, templates_dir)
+    document = DocxTemplate(path)
+    try:
+        document.render(_clean(context), jinja_env=_environment(), autoescape=True)
+    except jinja2.TemplateError as exc:
+        raise DocumentError(f"template {template!r} failed: {exc}") from exc
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+_PRODUCTS = [
+    ("Industrial shelving unit, galvanised steel, 5 levels", "149.00"),
+    ("Installation and anchoring on site (per unit)", "45.00"),
+    ("Pallet racking beam pair 2700 mm, load class B\nincludes safety pins", "62.50"),
+    ("Anti-slip floor mat 90 x 150 cm", "38.90"),
+    ("Annual inspection visit with written report", "320.00"),
+    ("Wire mesh decking panel 1000 x 1100 mm", "27.75"),
+    ("Forklift-ready label set, 500 pieces", "19.99"),
+]
+
+
+def sample_context(lines: int = 3) -> dict[str, Any]:
+    """A realistic quotation context with `lines` line items, for tests, benches and previews.
+
+    Totals follow the pricing rules (each line rounded, subtotal = sum of net amounts).
+    """
+    cent = Decimal("0.01")
+    items = []
+    subtotal = discount_total = tax_total = Decimal(0)
+    for position in range(1, lines + 1):
+        description, price = _PRODUCTS[(position - 1) % len(_PRODUCTS)]
+        quantity = Decimal(position % 4 + 1)
+        unit_price = Decimal(price)
+        discount_pct = Decimal(10 if position % 3 == 0 else 0)
+        tax_rate = Decimal(20 if position % 5 else 5)
+        gross = (quantity * unit_price).quantize(cent)
+        discount = (gross * discount_pct / 100).quantize(cent)
+        net = gross - discount
+        tax = (net * tax_rate / 100).quantize(cent)
+        subtotal, discount_total, tax_total = subtotal + net, discount_total + discount, tax_total + tax
+        items.append({
+            "position": position,
+            "description": description,
+            "quantity": str(quantity),
+            "unit_price": f"{unit_price:,.2f}",
+            "discount_pct": str(discount_pct),
+            "tax_rate": str(tax_rate),
+            "net": f"{net:,.2f}",
+            "tax": f"{tax:,.2f}",
+            "total": f"{net + tax:,.2f}",
+        })
+    return {
+        "company": {
+            "name": "Northwind Supplies Ltd",
+            "address_lines": ["12 Harbour Road", "Bristol BS1 4XX", "United Kingdom"],
+        },
+        "number": "Q-2026-0001",
+        "issued_on": "28 November 2026",
+        "valid_until": "28 December 2026",
+        "currency": "EUR",
+        "customer": {
+            "name": "Dr. Ana Müller-Łukasiewicz",
+            "company": "Smith & Sons <Ltd>",
+            "email": "buyer@example.com",
+            "address_lines": ["Hauptstraße 5", "10115 Berlin", "Germany"],
+        },
+        "lines": items,
+        "subtotal": f"{subtotal:,.2f}",
+        "discount_total": f"{discount_total:,.2f}",
+        "tax_total": f"{tax_total:,.2f}",
+        "total": f"{subtotal + tax_total:,.2f}",
+        "notes_lines": [
+            "Delivery within 10 working days of your order.",
+            "",
+            "Payment: 30 days net, bank transfer.",
+        ],
+    }

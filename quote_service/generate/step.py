@@ -1,0 +1,47 @@
+"""The `generate_pdf` step: render the DOCX, convert it, store the PDF, record it.
+
+Exactly once: a PDF already recorded ends the step at once; a PDF already in storage (a
+previous attempt stored it and died before recording) is recorded without converting again.
+"""
+
+from __future__ import annotations
+
+from quote_service import db, pipeline
+from quote_service.domain.model import Line, Quotation
+from quote_service.generate.context import build_context
+from quote_service.generate.converter import Converter
+from quote_service.generate.document import render_docx
+from quote_service.services import Services
+
+PDF_VERSION = 1
+
+
+def pdf_key(quotation: Quotation) -> str:
+    """Predictable, so a retry finds what an earlier attempt stored."""
+    year = quotation.number.split("-")[1]
+    return f"quotations/{year}/{quotation.number}-v{PDF_VERSION}.pdf"
+
+
+def generate_pdf(services: Services, converter: Converter, quotation_id: int,
+                 job_id: int | None) -> str:
+    """Run the step; return a short outcome for the logs."""
+    with db.transaction(services.pool) as conn:
+        quotation = pipeline.begin_generation(conn, quotation_id, job_id)
+        if quotation is None:
+            return "already generated"
+        lines = [Line.from_row(r) for r in db.fetch_all(conn, "get_lines",
+                                                        quotation_id=quotation_id)]
+    key = pdf_key(quotation)
+    stored = services.storage.stat(key)
+    reused = stored is not None
+    if stored is None:
+        docx = render_docx(build_context(quotation, lines, services.settings), quotation.template)
+        pdf = converter.convert(docx)
+        stored = services.storage.put(key, pdf, content_type="application/pdf",
+                                      filename=quotation.pdf_filename)
+    with db.transaction(services.pool) as conn:
+        quotation = pipeline.lock_quotation(conn, quotation_id)
+        if quotation.pdf_key is not None:
+            return "already generated"
+        delivery = pipeline.record_pdf(conn, quotation, stored, job_id, reused=reused)
+    return f"stored {stored.key} ({stored.size} bytes), delivery {delivery.id} queued"

@@ -1,0 +1,162 @@
+"""The pipeline's state machine: every step's start, result and failure is recorded on the
+quotation (or its delivery) together with an event, and the next job is deferred in the same
+transaction as the result it depends on.
+
+queued -> generating -> delivering -> sent, or failed (failed_step + last_error).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from quote_service import db, queue
+from quote_service.deliver.storage.base import StoredObject
+from quote_service.domain.model import Delivery, Quotation
+
+GENERATE = "generate"
+SEND = "send"
+DONE_DELIVERY_STATES = {"accepted", "processed", "delivered", "deferred", "bounced", "dropped",
+                        "spam"}
+
+
+class NotAllowed(Exception):
+    """The action does not apply to the quotation in its current state."""
+
+
+def event(
+    conn: psycopg.Connection, quotation_id: int, kind: str, *, status: str | None = None,
+    job_id: int | None = None, **detail: Any,
+) -> None:
+    db.execute(conn, "insert_event", quotation_id=quotation_id, kind=kind, status=status,
+               job_id=job_id, detail=Jsonb(detail))
+
+
+def lock_quotation(conn: psycopg.Connection, quotation_id: int) -> Quotation:
+    row = db.fetch_one(conn, "lock_quotation", id=quotation_id)
+    if row is None:
+        raise LookupError(f"quotation {quotation_id} does not exist")
+    return Quotation.from_row(row)
+
+
+def lock_delivery(conn: psycopg.Connection, delivery_id: int) -> Delivery:
+    row = db.fetch_one(conn, "lock_delivery", id=delivery_id)
+    if row is None:
+        raise LookupError(f"delivery {delivery_id} does not exist")
+    return Delivery.from_row(row)
+
+
+# --- generate ---------------------------------------------------------------------------------
+
+def begin_generation(conn: psycopg.Connection, quotation_id: int, job_id: int | None
+                     ) -> Quotation | None:
+    """Mark the quotation `generating`; None when its PDF is already recorded (nothing to do:
+    its delivery job was deferred in the transaction that recorded the PDF)."""
+    quotation = lock_quotation(conn, quotation_id)
+    if quotation.pdf_key is not None:
+        return None
+    db.execute(conn, "start_step", id=quotation_id, status="generating")
+    event(conn, quotation_id, "generating", status="generating", job_id=job_id,
+          attempt=quotation.attempts + 1)
+    return quotation
+
+
+def record_pdf(conn: psycopg.Connection, quotation: Quotation, stored: StoredObject,
+               job_id: int | None, *, reused: bool = False) -> Delivery:
+    """Record the stored PDF, create the first delivery and defer its job: one transaction."""
+    db.execute(conn, "record_pdf", id=quotation.id, pdf_key=stored.key,
+               pdf_sha256=stored.sha256, pdf_size=stored.size)
+    event(conn, quotation.id, "pdf_stored", status="delivering", job_id=job_id,
+          key=stored.key, sha256=stored.sha256, size=stored.size, reused=reused)
+    return _new_delivery(conn, quotation, "initial")
+
+
+def _new_delivery(conn: psycopg.Connection, quotation: Quotation, kind: str) -> Delivery:
+    delivery = Delivery.from_row(db.fetch_one(
+        conn, "insert_delivery", quotation_id=quotation.id, kind=kind,
+        recipient=quotation.customer_email,
+    ))
+    queue.defer_send_quotation(conn, quotation.id, delivery.id)
+    return delivery
+
+
+# --- deliver ----------------------------------------------------------------------------------
+
+def begin_sending(conn: psycopg.Connection, delivery: Delivery, provider: str,
+                  job_id: int | None) -> None:
+    """Record that a request is about to leave. A crash after this point leaves the delivery
+    `sending`, which the next attempt must resolve before sending anything."""
+    db.execute(conn, "start_delivery", id=delivery.id, provider=provider)
+    event(conn, delivery.quotation_id, "sending", job_id=job_id, delivery_id=delivery.id,
+          provider=provider, attempt=delivery.attempts + 1)
+
+
+def record_sent(conn: psycopg.Connection, delivery: Delivery, message_id: str,
+                job_id: int | None, *, recovered: bool = False) -> None:
+    db.execute(conn, "accept_delivery", id=delivery.id, message_id=message_id)
+    db.execute(conn, "mark_sent", id=delivery.quotation_id)
+    event(conn, delivery.quotation_id, "sent", status="sent", job_id=job_id,
+          delivery_id=delivery.id, message_id=message_id, recovered=recovered)
+
+
+def record_delivery_state(conn: psycopg.Connection, delivery: Delivery, state: str,
+                          error: str | None, job_id: int | None) -> None:
+    db.execute(conn, "set_delivery_state", id=delivery.id, state=state, error=error)
+    event(conn, delivery.quotation_id, f"delivery_{state}", job_id=job_id,
+          delivery_id=delivery.id, error=error)
+
+
+# --- failures ---------------------------------------------------------------------------------
+
+def record_attempt_failure(
+    conn: psycopg.Connection, *, job_id: int, task_name: str, attempt: int,
+    quotation_id: int | None, error: str, traceback: str,
+) -> None:
+    db.execute(conn, "insert_job_failure", job_id=job_id, task_name=task_name, attempt=attempt,
+               quotation_id=quotation_id, error=error, traceback=traceback)
+
+
+def mark_failed(conn: psycopg.Connection, quotation_id: int, step: str, error: str,
+                job_id: int | None) -> None:
+    """The last attempt failed: the quotation is `failed`, naming the step and the cause."""
+    message = f"{step}: {error}"
+    db.execute(conn, "mark_failed", id=quotation_id, step=step, error=message)
+    event(conn, quotation_id, "failed", status="failed", job_id=job_id, step=step, error=error)
+
+
+# --- operator actions -------------------------------------------------------------------------
+
+def _no_active_job(conn: psycopg.Connection, quotation_id: int) -> None:
+    row = db.fetch_one(conn, "active_job_for_lock", lock=queue.quotation_lock(quotation_id))
+    if row is not None:
+        raise NotAllowed(f"job {row['id']} ({row['task_name']}) is already {row['status']}")
+
+
+def retry(conn: psycopg.Connection, quotation_id: int) -> Quotation:
+    """Resume a failed quotation from the step that failed."""
+    quotation = lock_quotation(conn, quotation_id)
+    if quotation.status != "failed":
+        raise NotAllowed(f"only failed quotations can be retried (this one is {quotation.status})")
+    _no_active_job(conn, quotation_id)
+    if quotation.pdf_key is None:
+        db.execute(conn, "set_status", id=quotation_id, status="queued")
+        event(conn, quotation_id, "retry_requested", status="queued", step=GENERATE)
+        queue.defer_generate_pdf(conn, quotation_id)
+    else:
+        db.execute(conn, "set_status", id=quotation_id, status="delivering")
+        event(conn, quotation_id, "retry_requested", status="delivering", step=SEND)
+        _new_delivery(conn, quotation, "retry")
+    return lock_quotation(conn, quotation_id)
+
+
+def resend(conn: psycopg.Connection, quotation_id: int) -> Delivery:
+    """Email the stored PDF again, as a new delivery."""
+    quotation = lock_quotation(conn, quotation_id)
+    if quotation.pdf_key is None:
+        raise NotAllowed("the quotation has no PDF yet")
+    _no_active_job(conn, quotation_id)
+    db.execute(conn, "set_status", id=quotation_id, status="delivering")
+    event(conn, quotation_id, "resend_requested", status="delivering")
+    return _new_delivery(conn, quotation, "resend")

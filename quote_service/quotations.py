@@ -1,0 +1,47 @@
+"""Reading quotations back: one with its lines, deliveries and events, or a page of them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+
+from quote_service import db
+from quote_service.domain.model import Delivery, Event, Line, Quotation
+
+MAX_PAGE = 200
+
+
+@dataclass(frozen=True)
+class QuotationDetail:
+    quotation: Quotation
+    lines: list[Line]
+    deliveries: list[Delivery]
+    events: list[Event]
+
+
+def get(conn: psycopg.Connection, quotation_id: int) -> Quotation | None:
+    row = db.fetch_one(conn, "get_quotation", id=quotation_id)
+    return Quotation.from_row(row) if row else None
+
+
+def get_detail(conn: psycopg.Connection, quotation_id: int) -> QuotationDetail | None:
+    quotation = get(conn, quotation_id)
+    if quotation is None:
+        return None
+    return QuotationDetail(
+        quotation=quotation,
+        lines=[Line.from_row(r) for r in db.fetch_all(conn, "get_lines",
+                                                      quotation_id=quotation_id)],
+        deliveries=[Delivery.from_row(r) for r in db.fetch_all(conn, "get_deliveries",
+                                                               quotation_id=quotation_id)],
+        events=[Event.from_row(r) for r in db.fetch_all(conn, "get_events",
+                                                        quotation_id=quotation_id)],
+    )
+
+
+def list_page(conn: psycopg.Connection, *, status: str | None, before: int | None, limit: int
+              ) -> list[Quotation]:
+    rows = db.fetch_all(conn, "list_quotations", status=status, before=before,
+                        limit=max(1, min(limit, MAX_PAGE)))
+    return [Quotation.from_row(r) for r in rows]

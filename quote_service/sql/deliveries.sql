@@ -1,0 +1,31 @@
+-- Statements on deliveries (one per email series: the first send and each resend).
+
+-- name: insert_delivery
+INSERT INTO deliveries (quotation_id, kind, recipient)
+VALUES (%(quotation_id)s, %(kind)s, %(recipient)s)
+RETURNING *;
+
+-- name: get_delivery
+SELECT * FROM deliveries WHERE id = %(id)s;
+
+-- name: lock_delivery
+SELECT * FROM deliveries WHERE id = %(id)s FOR UPDATE;
+
+-- name: get_deliveries
+SELECT * FROM deliveries WHERE quotation_id = %(quotation_id)s ORDER BY id;
+
+-- name: start_delivery
+UPDATE deliveries
+SET state = 'sending', provider = %(provider)s, attempts = attempts + 1, updated_at = now()
+WHERE id = %(id)s;
+
+-- name: accept_delivery
+UPDATE deliveries
+SET state = 'accepted', provider_message_id = %(message_id)s, accepted_at = now(),
+    last_error = NULL, updated_at = now()
+WHERE id = %(id)s;
+
+-- name: set_delivery_state
+UPDATE deliveries
+SET state = %(state)s, last_error = %(error)s, updated_at = now()
+WHERE id = %(id)s;

@@ -1,0 +1,194 @@
+"""The JSON API under /api (SPEC 4)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from flask import Blueprint, jsonify, request, url_for
+
+from quote_service import db, pipeline, quotations
+from quote_service.app import services
+from quote_service.domain.model import STATUSES, Delivery, Line, Quotation
+from quote_service.domain.money import plain_amount, plain_number
+from quote_service.domain.validation import ValidationFailed, parse_submission
+from quote_service.links import pdf_path
+from quote_service.services import available_templates
+from quote_service.submit.service import IdempotencyConflict, submit
+from quote_service.web.errors import json_error
+from quote_service.web.openapi import OPENAPI
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def quotation_summary(q: Quotation) -> dict[str, Any]:
+    return {
+        "id": q.id,
+        "number": q.number,
+        "status": q.status,
+        "customer": {"name": q.customer_name, "email": q.customer_email,
+                     "company": q.customer_company},
+        "currency": q.currency,
+        "total": plain_amount(q.total, q.currency),
+        "created_at": _iso(q.created_at),
+        "links": _links(q),
+    }
+
+
+def _links(q: Quotation) -> dict[str, str]:
+    return {"self": url_for("api.get_quotation", quotation_id=q.id), "pdf": pdf_path(q.id),
+            "page": f"/quotations/{q.id}"}
+
+
+def _line(line: Line, currency: str) -> dict[str, Any]:
+    return {
+        "position": line.position, "description": line.description,
+        "quantity": plain_number(line.quantity), "unit_price": plain_number(line.unit_price),
+        "tax_rate": plain_number(line.tax_rate), "discount_pct": plain_number(line.discount_pct),
+        "net": plain_amount(line.net, currency), "tax": plain_amount(line.tax, currency),
+        "total": plain_amount(line.total, currency),
+    }
+
+
+def _delivery(d: Delivery) -> dict[str, Any]:
+    return {"id": d.id, "kind": d.kind, "recipient": d.recipient, "state": d.state,
+            "provider": d.provider, "provider_message_id": d.provider_message_id,
+            "attempts": d.attempts, "last_error": d.last_error,
+            "accepted_at": _iso(d.accepted_at)}
+
+
+def quotation_document(detail: quotations.QuotationDetail) -> dict[str, Any]:
+    q = detail.quotation
+    return {
+        **quotation_summary(q),
+        "customer": {"name": q.customer_name, "email": q.customer_email,
+                     "company": q.customer_company, "address": q.customer_address},
+        "valid_until": q.valid_until.isoformat(),
+        "notes": q.notes,
+        "template": q.template,
+        "subtotal": plain_amount(q.subtotal, q.currency),
+        "discount_total": plain_amount(q.discount_total, q.currency),
+        "tax_total": plain_amount(q.tax_total, q.currency),
+        "lines": [_line(line, q.currency) for line in detail.lines],
+        "last_error": q.last_error,
+        "failed_step": q.failed_step,
+        "attempts": q.attempts,
+        "pdf_generated_at": _iso(q.pdf_generated_at),
+        "sent_at": _iso(q.sent_at),
+        "pdf": {"key": q.pdf_key, "sha256": q.pdf_sha256, "size": q.pdf_size}
+        if q.pdf_key else None,
+        "deliveries": [_delivery(d) for d in detail.deliveries],
+        "events": [{"at": _iso(e.at), "kind": e.kind, "status": e.status, "job_id": e.job_id,
+                    "detail": e.detail} for e in detail.events],
+    }
+
+
+def _json_body() -> Any:
+    if not request.is_json:
+        return None, json_error(415, "the body must be JSON (Content-Type: application/json)")
+    try:
+        # Decimal, never float: "0.335" and 0.335 must both price exactly.
+        return json.loads(request.get_data(cache=False), parse_float=Decimal), None
+    except (ValueError, UnicodeDecodeError) as exc:
+        return None, json_error(400, f"malformed JSON: {exc}")
+
+
+@bp.post("/quotations")
+def create_quotation():
+    payload, error = _json_body()
+    if error is not None:
+        return error
+    try:
+        submission = parse_submission(payload, templates=available_templates())
+    except ValidationFailed as exc:
+        return jsonify({"errors": [e.as_dict() for e in exc.errors]}), 422
+    key = request.headers.get("Idempotency-Key", "").strip() or None
+    if key is not None and len(key) > 200:
+        return jsonify({"errors": [{"field": "Idempotency-Key",
+                                    "message": "must be at most 200 characters"}]}), 422
+    try:
+        result = submit(services().pool, submission, idempotency_key=key, payload=payload)
+    except IdempotencyConflict:
+        return json_error(409, "this Idempotency-Key was already used with a different body")
+    q = result.quotation
+    body = {"id": q.id, "number": q.number, "status": q.status,
+            "total": plain_amount(q.total, q.currency), "links": _links(q)}
+    response = jsonify(body)
+    response.status_code = 202
+    response.headers["Location"] = body["links"]["self"]
+    if result.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+@bp.get("/quotations/<int:quotation_id>")
+def get_quotation(quotation_id: int):
+    with db.transaction(services().pool) as conn:
+        detail = quotations.get_detail(conn, quotation_id)
+    if detail is None:
+        return json_error(404, f"quotation {quotation_id} not found")
+    return jsonify(quotation_document(detail))
+
+
+@bp.get("/quotations")
+def list_quotations():
+    status = request.args.get("status") or None
+    errors = []
+    if status is not None and status not in STATUSES:
+        errors.append({"field": "status", "message": f"must be one of {', '.join(STATUSES)}"})
+    limit = _int_arg("limit", 50, errors)
+    before = _int_arg("before", None, errors)
+    if errors:
+        return jsonify({"errors": errors}), 422
+    with db.transaction(services().pool) as conn:
+        page = quotations.list_page(conn, status=status, before=before, limit=limit)
+    body: dict[str, Any] = {"items": [quotation_summary(q) for q in page], "next": None}
+    if len(page) == max(1, min(limit, quotations.MAX_PAGE)):
+        args = {"before": page[-1].id, "limit": limit, **({"status": status} if status else {})}
+        body["next"] = url_for("api.list_quotations", **args)
+    return jsonify(body)
+
+
+def _int_arg(name: str, default: int | None, errors: list) -> int | None:
+    raw = request.args.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        errors.append({"field": name, "message": "must be a positive whole number"})
+    return value
+
+
+def _action(quotation_id: int, action):
+    try:
+        with db.transaction(services().pool) as conn:
+            action(conn, quotation_id)
+            detail = quotations.get_detail(conn, quotation_id)
+    except LookupError:
+        return json_error(404, f"quotation {quotation_id} not found")
+    except pipeline.NotAllowed as exc:
+        return json_error(409, str(exc))
+    return jsonify(quotation_document(detail)), 202
+
+
+@bp.post("/quotations/<int:quotation_id>/retry")
+def retry_quotation(quotation_id: int):
+    return _action(quotation_id, pipeline.retry)
+
+
+@bp.post("/quotations/<int:quotation_id>/resend")
+def resend_quotation(quotation_id: int):
+    return _action(quotation_id, pipeline.resend)
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(OPENAPI)
