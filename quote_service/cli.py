@@ -1,0 +1,156 @@
+"""`quote-service`: operate the service from a shell."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from quote_service import db, migrate as migrations, pipeline, quotations
+from quote_service.config import ConfigError, Settings, load_dotenv_file
+from quote_service.domain.money import plain_amount
+
+
+def _settings() -> Settings:
+    load_dotenv_file()
+    try:
+        return Settings.from_env()
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration error: {exc}") from None
+
+
+def _connect(settings: Settings):
+    try:
+        return db.connect(settings.database_url)
+    except db.DatabaseUnavailable as exc:
+        raise click.ClickException(f"database unavailable: {exc}") from None
+
+
+@click.group()
+def main() -> None:
+    """Quotations priced, numbered, rendered to PDF and emailed, queued in PostgreSQL."""
+
+
+@main.command()
+def migrate() -> None:
+    """Apply procrastinate's schema and the project's migrations (idempotent)."""
+    settings = _settings()
+    try:
+        with db.connect(settings.database_url) as conn:
+            applied = migrations.migrate(conn)
+    except db.DatabaseUnavailable as exc:
+        raise click.ClickException(f"database unavailable: {exc}") from None
+    if applied:
+        for version in applied:
+            click.echo(f"applied {version}")
+    else:
+        click.echo("schema is up to date")
+
+
+@main.command()
+@click.argument("file", type=click.File("rb"))
+@click.option("--idempotency-key", default=None, help="Same key + same body = same quotation.")
+def submit(file, idempotency_key: str | None) -> None:
+    """Submit a quotation from a JSON file (`-` for standard input)."""
+    from decimal import Decimal
+
+    from quote_service.domain.validation import ValidationFailed, parse_submission
+    from quote_service.services import Services, available_templates
+    from quote_service.submit.service import IdempotencyConflict
+    from quote_service.submit.service import submit as submit_quotation
+
+    try:
+        payload = json.loads(file.read(), parse_float=Decimal)
+    except ValueError as exc:
+        raise click.ClickException(f"malformed JSON: {exc}") from None
+    try:
+        submission = parse_submission(payload, templates=available_templates())
+    except ValidationFailed as exc:
+        for error in exc.errors:
+            click.echo(f"{error.field}: {error.message}", err=True)
+        raise click.ClickException("invalid quotation, nothing was written") from None
+    services = Services(_settings(), pool_size=1)
+    try:
+        result = submit_quotation(services.pool, submission, idempotency_key=idempotency_key,
+                                  payload=payload)
+    except IdempotencyConflict:
+        raise click.ClickException("idempotency key already used with another body") from None
+    except db.DatabaseUnavailable as exc:
+        raise click.ClickException(f"database unavailable: {exc}") from None
+    finally:
+        services.close()
+    q = result.quotation
+    click.echo(f"{q.id}\t{q.number}\t{q.status}\t{plain_amount(q.total, q.currency)} "
+               f"{q.currency}" + ("\t(already submitted)" if result.replayed else ""))
+
+
+@main.command()
+@click.argument("quotation_id", type=int, required=False)
+@click.option("--status", "status_filter", default=None, help="Only this status.")
+@click.option("--limit", default=20, show_default=True)
+def status(quotation_id: int | None, status_filter: str | None, limit: int) -> None:
+    """One quotation's pipeline, or the latest quotations."""
+    with _connect(_settings()) as conn:
+        if quotation_id is None:
+            for q in quotations.list_page(conn, status=status_filter, before=None, limit=limit):
+                click.echo(f"{q.id}\t{q.number}\t{q.status:<10}\t"
+                           f"{plain_amount(q.total, q.currency)} {q.currency}\t{q.customer_name}")
+            return
+        detail = quotations.get_detail(conn, quotation_id)
+    if detail is None:
+        raise click.ClickException(f"quotation {quotation_id} not found")
+    q = detail.quotation
+    click.echo(f"{q.number}  {q.status}  {plain_amount(q.total, q.currency)} {q.currency}")
+    click.echo(f"customer   {q.customer_name} <{q.customer_email}>")
+    click.echo(f"pdf        {q.pdf_key or '-'}")
+    if q.last_error:
+        click.echo(f"error      {q.last_error}")
+    for d in detail.deliveries:
+        click.echo(f"delivery   #{d.id} {d.kind} {d.state} {d.provider_message_id or ''}")
+    for e in detail.events:
+        click.echo(f"  {e.at:%Y-%m-%d %H:%M:%S}  {e.kind:<16} {json.dumps(e.detail)}")
+
+
+def _act(quotation_id: int, action) -> None:
+    with _connect(_settings()) as conn:
+        try:
+            with conn.transaction():
+                action(conn, quotation_id)
+        except LookupError as exc:
+            raise click.ClickException(str(exc)) from None
+        except pipeline.NotAllowed as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"quotation {quotation_id}: queued")
+
+
+@main.command()
+@click.argument("quotation_id", type=int)
+def retry(quotation_id: int) -> None:
+    """Resume a failed quotation from the step that failed."""
+    _act(quotation_id, pipeline.retry)
+
+
+@main.command()
+@click.argument("quotation_id", type=int)
+def resend(quotation_id: int) -> None:
+    """Email the stored PDF again, as a new delivery."""
+    _act(quotation_id, pipeline.resend)
+
+
+@main.command()
+@click.option("--port", default=8000, show_default=True)
+@click.option("--timeout", default=120.0, show_default=True, help="Seconds to wait for the email.")
+def demo(port: int, timeout: float) -> None:
+    """Start the web server and a worker, submit a sample quotation over HTTP, wait for its
+    PDF and email, print where they are, and stop what was started."""
+    from quote_service.demo import run_demo
+
+    settings = _settings()
+    try:
+        sys.exit(run_demo(settings, port=port, timeout=timeout, echo=click.echo))
+    except db.DatabaseUnavailable as exc:
+        raise click.ClickException(f"database unavailable: {exc}") from None
+
+
