@@ -1,19 +1,16 @@
 """PDFs kept in a local folder, for development and single-machine installs.
 
 A reader must never see half a file, and a PDF once stored must never be replaced by other
-bytes: each object is written to a temporary file in its final folder, flushed to disk, and
-then published with a hard link, which (unlike a rename) refuses to replace an existing file.
+bytes: objects are published whole with `write_new_file`, which never replaces a file.
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import hashlib
-import os
-import tempfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
+from quote_service.deliver.atomic import write_new_file
 from quote_service.deliver.storage.base import (
     StorageConflict,
     StorageError,
@@ -22,8 +19,6 @@ from quote_service.deliver.storage.base import (
 )
 
 _CHUNK = 1024 * 1024
-# Filesystems without hard links (some network and FUSE mounts) answer with one of these.
-_NO_HARD_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK}
 
 
 class LocalStorage:
@@ -36,16 +31,8 @@ class LocalStorage:
 
     def path(self, key: str) -> Path:
         """The file that holds `key`; raises ValueError for a key that would leave the root."""
-        parts = PurePosixPath(key).parts
-        if (
-            not key
-            or "\\" in key
-            or "\x00" in key
-            or key.startswith("/")
-            or key.endswith("/")
-            or "//" in key
-            or any(part in (".", "..") for part in parts)
-        ):
+        parts = key.split("/")
+        if "\\" in key or "\x00" in key or any(part in ("", ".", "..") for part in parts):
             raise ValueError(f"invalid storage key {key!r}")
         return self.root.joinpath(*parts)
 
@@ -58,7 +45,7 @@ class LocalStorage:
             return _same_or_conflict(existing, stored)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            published = _publish(path, data)
+            published = write_new_file(path, data)
         except OSError as exc:
             raise StorageError(f"could not store {key}: {exc}") from exc
         if not published:  # another writer got there between our stat and our link
@@ -108,36 +95,3 @@ def _same_or_conflict(existing: StoredObject, stored: StoredObject) -> StoredObj
         f"{stored.key} already exists with other content "
         f"(sha256 {existing.sha256[:12]}..., not {stored.sha256[:12]}...)"
     )
-
-
-def _publish(path: Path, data: bytes) -> bool:
-    """Write `data` durably to `path` unless it exists; False when another file was there."""
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as tmp:
-            tmp.write(data)
-            tmp.flush()
-            os.fchmod(tmp.fileno(), 0o644)
-            os.fsync(tmp.fileno())
-        try:
-            os.link(tmp_name, path)
-        except FileExistsError:
-            return False
-        except OSError as exc:
-            if exc.errno not in _NO_HARD_LINKS:
-                raise
-            os.rename(tmp_name, path)  # atomic still, but last writer wins on such filesystems
-        _fsync_dir(path.parent)
-        return True
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the new directory entry itself durable, not only the file's bytes."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
