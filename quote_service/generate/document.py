@@ -107,7 +107,9 @@ def sample_context(lines: int = 3) -> dict[str, Any]:
         discount = (gross * discount_pct / 100).quantize(cent)
         net = gross - discount
         tax = (net * tax_rate / 100).quantize(cent)
-        subtotal, discount_total, tax_total = subtotal + net, discount_total + discount, tax_total + tax
+        subtotal += net
+        discount_total += discount
+        tax_total += tax
         items.append({
             "position": position,
             "description": description,
