@@ -11,8 +11,10 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
+import json
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -22,8 +24,11 @@ import google.auth.exceptions
 import google.auth.transport.requests
 import requests
 from google.api_core import exceptions as api_exceptions
+from google.api_core.retry import Retry
 from google.cloud import storage
 from google.cloud.storage import exceptions as storage_exceptions
+from google.cloud.storage.retry import DEFAULT_RETRY
+from google.oauth2 import service_account
 
 from quote_service.config import ConfigError, Settings
 from quote_service.deliver.storage.base import (
@@ -62,13 +67,15 @@ class GCSStorage:
         signing_credentials: google.auth.credentials.Credentials | None = None,
         signed_url_seconds: int = 900,
         timeout: float = 60.0,
+        retry: Retry = DEFAULT_RETRY,
     ):
         if not 1 <= signed_url_seconds <= MAX_SIGNED_URL_SECONDS:
             raise ValueError(f"signed URL lifetime must be 1..{MAX_SIGNED_URL_SECONDS} seconds")
         self.bucket = bucket
         self.signing_credentials = signing_credentials
         self.signed_url_seconds = signed_url_seconds
-        self.timeout = timeout
+        self.timeout = timeout  # per HTTP request
+        self.retry = retry  # the client's own retries of transient failures, with a deadline
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GCSStorage:
@@ -107,7 +114,11 @@ class GCSStorage:
             self._call(
                 key,
                 lambda: blob.upload_from_string(
-                    data, content_type=content_type, if_generation_match=0, timeout=self.timeout
+                    data,
+                    content_type=content_type,
+                    if_generation_match=0,
+                    timeout=self.timeout,
+                    retry=self.retry,
                 ),
             )
         except _PreconditionFailed:
@@ -116,7 +127,9 @@ class GCSStorage:
 
     def stat(self, key: str) -> StoredObject | None:
         """The object at `key`, or None; objects stored without a sha256 are hashed here."""
-        blob = self._call(key, lambda: self.bucket.get_blob(key, timeout=self.timeout))
+        blob = self._call(
+            key, lambda: self.bucket.get_blob(key, timeout=self.timeout, retry=self.retry)
+        )
         if blob is None:
             return None
         digest = (blob.metadata or {}).get(SHA256_METADATA) or sha256_hex(self.get(key))
@@ -126,13 +139,17 @@ class GCSStorage:
         """The bytes at `key`, checksum-verified by the client; FileNotFoundError when absent."""
         blob = self.bucket.blob(key)
         try:
-            return self._call(key, lambda: blob.download_as_bytes(timeout=self.timeout))
+            return self._call(
+                key, lambda: blob.download_as_bytes(timeout=self.timeout, retry=self.retry)
+            )
         except _NotFound:
             raise FileNotFoundError(f"gs://{self.bucket.name}/{key}") from None
 
     def signed_url(self, key: str, *, filename: str) -> str | None:
-        """A V4 GET URL valid for the configured lifetime, or None when nothing can sign."""
-        if self.signing_credentials is None:
+        """A V4 GET URL valid for the configured lifetime, or None when nothing can sign
+        (the emulator without a service-account file, or end-user credentials)."""
+        signer = self._call(key, self._signer)
+        if signer is None:
             return None
         blob = self.bucket.blob(key)
         return self._call(
@@ -142,31 +159,34 @@ class GCSStorage:
                 method="GET",
                 expiration=datetime.timedelta(seconds=self.signed_url_seconds),
                 response_disposition=content_disposition("inline", filename),
-                **self._signer(),
+                **signer,
             ),
         )
 
-    def _signer(self) -> dict[str, Any]:
+    def _signer(self) -> dict[str, Any] | None:
         """Sign with the private key when the credentials hold one (a service-account file),
         else through the IAM signBlob API with the service account's access token (Compute
         Engine, Cloud Run and workload identity credentials have no key of their own)."""
         credentials = self.signing_credentials
+        if credentials is None:
+            return None
         if isinstance(credentials, google.auth.credentials.Signing):
             return {"credentials": credentials}
         if not credentials.valid:
             credentials.refresh(google.auth.transport.requests.Request())
         email = getattr(credentials, "service_account_email", None)
-        if not email:
-            raise StorageError("these Google credentials cannot sign URLs: use a service account")
+        if not email or not credentials.token:
+            return None
         return {"service_account_email": email, "access_token": credentials.token}
 
     def _existing_or_conflict(self, stored: StoredObject, data: bytes) -> StoredObject:
         existing = self._call(
-            stored.key, lambda: self.bucket.get_blob(stored.key, timeout=self.timeout)
+            stored.key,
+            lambda: self.bucket.get_blob(stored.key, timeout=self.timeout, retry=self.retry),
         )
         if existing is None:
             raise StorageError(f"{stored.key}: upload refused by a precondition, yet no object")
-        md5 = base64.b64encode(hashlib.md5(data).digest()).decode("ascii")
+        md5 = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode("ascii")
         if (existing.metadata or {}).get(SHA256_METADATA) == stored.sha256 or (
             existing.md5_hash == md5
         ):
@@ -207,12 +227,23 @@ def content_disposition(disposition: str, filename: str) -> str:
 
 
 def _load_credentials(path: str | None) -> tuple[google.auth.credentials.Credentials | None, Any]:
+    """Service-account credentials from `path` (they hold the key that signs URLs).
+
+    Other credential files (authorized_user, external_account) are left to Application
+    Default Credentials, which read the same GOOGLE_APPLICATION_CREDENTIALS variable.
+    """
     if not path:
         return None, None
     try:
-        return google.auth.load_credentials_from_file(path, scopes=SCOPES)
-    except (OSError, google.auth.exceptions.DefaultCredentialsError) as exc:
+        info = json.loads(Path(path).read_text(encoding="utf-8"))
+        if not isinstance(info, dict):
+            raise ValueError("expected a JSON object")
+        if info.get("type") != "service_account":
+            return None, None
+        credentials = service_account.Credentials.from_service_account_info(info, scopes=SCOPES)
+    except (OSError, ValueError) as exc:
         raise ConfigError(f"GOOGLE_APPLICATION_CREDENTIALS={path!r} is invalid: {exc}") from None
+    return credentials, info.get("project_id")
 
 
 def _default_credentials() -> tuple[google.auth.credentials.Credentials, Any]:
