@@ -11,10 +11,11 @@ from collections.abc import Callable
 import procrastinate
 import psycopg
 
-from jobs.app import app, converter, services, settings
+from jobs.application import app, converter, services, settings
 from jobs.retry import PipelineRetry
 from quote_service import db, pipeline, queue
-from quote_service.deliver.step import fail_delivery, send_quotation as send_step
+from quote_service.deliver.step import fail_delivery
+from quote_service.deliver.step import send_quotation as send_step
 from quote_service.generate.step import generate_pdf as generate_step
 
 logger = logging.getLogger("quote_service.jobs")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import click
 
-from quote_service import db, migrate as migrations, pipeline, quotations
+from quote_service import db, pipeline, quotations
+from quote_service import migrate as migrations
 from quote_service.config import ConfigError, Settings, load_dotenv_file
 from quote_service.domain.money import plain_amount
 
@@ -149,6 +149,8 @@ def demo(port: int, timeout: float) -> None:
 
     settings = _settings()
     try:
+        with db.connect(settings.database_url) as conn:
+            migrations.migrate(conn)
         sys.exit(run_demo(settings, port=port, timeout=timeout, echo=click.echo))
     except db.DatabaseUnavailable as exc:
         raise click.ClickException(f"database unavailable: {exc}") from None

@@ -11,6 +11,9 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -115,8 +118,10 @@ class Settings:
 
     def check(self) -> None:
         """Cross-field checks: a backend chosen without what it needs."""
-        if not self.database_url.startswith(("postgresql:", "postgres:")):
-            raise ConfigError("DATABASE_URL is invalid: expected a postgresql:// URL")
+        try:
+            conninfo_to_dict(self.database_url)
+        except psycopg.ProgrammingError as exc:
+            raise ConfigError(f"DATABASE_URL is invalid: {exc}") from None
         if self.storage_backend == "gcs" and not self.gcs_bucket:
             raise ConfigError("GCS_BUCKET is required when STORAGE_BACKEND=gcs")
         if self.mail_backend == "sendgrid" and not self.sendgrid_api_key:

@@ -92,7 +92,7 @@ def run_demo(settings: Settings, *, port: int, timeout: float, echo=print) -> in
     env = {**os.environ, "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", base)}
     echo(f"starting the web server on {base} and a worker (logs in {logs})")
     web = start([_bin("gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2",
-                 "--access-logfile", "-", "wsgi:app"], logs / "demo-web.log", env)
+                 "--access-logfile", "-", "--no-control-socket", "wsgi:app"], logs / "demo-web.log", env)
     worker = start([_bin("procrastinate"), "--app=jobs.app", "worker", "--concurrency", "1"],
                    logs / "demo-worker.log", env)
     try:

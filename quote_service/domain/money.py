@@ -31,6 +31,12 @@ def format_amount(amount: Decimal, currency: str) -> str:
     return f"{round_money(amount, currency):,.{MINOR_UNITS[currency]}f}"
 
 
+def format_unit_price(amount: Decimal, currency: str) -> str:
+    """Like format_amount, but never hides precision the price was given with (`0.335`)."""
+    places = max(MINOR_UNITS[currency], -amount.normalize().as_tuple().exponent)
+    return f"{amount:,.{places}f}"
+
+
 def plain_amount(amount: Decimal, currency: str) -> str:
     """The JSON form: no grouping, exactly the currency's minor units (`238.80`)."""
     return f"{round_money(amount, currency):.{MINOR_UNITS[currency]}f}"

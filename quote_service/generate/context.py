@@ -10,7 +10,7 @@ from typing import Any
 
 from quote_service.config import Settings
 from quote_service.domain.model import Line, Quotation
-from quote_service.domain.money import format_amount, plain_number
+from quote_service.domain.money import format_amount, format_unit_price, plain_number
 
 
 def _date(value: dt.date) -> str:
@@ -43,7 +43,7 @@ def build_context(quotation: Quotation, lines: list[Line], settings: Settings) -
                 "position": line.position,
                 "description": line.description,
                 "quantity": plain_number(line.quantity),
-                "unit_price": format_amount(line.unit_price, currency),
+                "unit_price": format_unit_price(line.unit_price, currency),
                 "discount_pct": plain_number(line.discount_pct),
                 "tax_rate": plain_number(line.tax_rate),
                 "net": format_amount(line.net, currency),

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from quote_service.domain.money import format_amount, plain_amount, round_money
+from quote_service.domain.money import format_amount, format_unit_price, plain_amount, round_money
 from quote_service.domain.pricing import LineInput, price_lines
 
 
@@ -52,3 +52,9 @@ def test_jpy_rounds_half_up_to_whole_yen():
 def test_format_amount_groups_thousands():
     assert format_amount(Decimal("1234567.5"), "EUR") == "1,234,567.50"
     assert format_amount(Decimal("1234567.5"), "JPY") == "1,234,568"
+
+
+def test_unit_prices_keep_their_precision():
+    assert format_unit_price(Decimal("0.3350"), "EUR") == "0.335"
+    assert format_unit_price(Decimal("99.5"), "EUR") == "99.50"
+    assert format_unit_price(Decimal("1500"), "JPY") == "1,500"

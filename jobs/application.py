@@ -1,4 +1,4 @@
-"""The procrastinate App: `procrastinate --app=jobs.app worker`.
+"""The procrastinate App (exported as `jobs.app`: `procrastinate --app=jobs.app worker`).
 
 Tasks are thin: each calls one quote_service step and leaves the rest to it. Configuration is
 checked when this module is imported by the worker, so a bad setting stops the worker at once

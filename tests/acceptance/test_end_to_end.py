@@ -1,0 +1,92 @@
+"""A quotation goes from HTTP to a PDF and an email through real gunicorn and worker
+processes, on the default backends (local storage, outbox)."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import subprocess
+
+import pytest
+
+from quote_service.demo import stop
+from tests.samples import sample_payload
+
+pytestmark = pytest.mark.acceptance
+
+
+def pdf_text(path) -> str:
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True,
+                          capture_output=True, text=True).stdout
+
+
+def test_submitted_quotation_becomes_a_pdf_and_one_email(stack, settings):
+    stack.start_web()
+    stack.start_worker("--concurrency", "2")
+    payload = sample_payload(
+        notes="Delivery within 2 weeks.\nTyped by the user: {{ 7*7 }}",
+        lines=[
+            {"description": "Industrial widget, stainless", "quantity": "2",
+             "unit_price": "99.50", "tax_rate": "20"},
+            {"description": "Mounting kit", "quantity": "3", "unit_price": "0.335",
+             "tax_rate": "20"},
+            {"description": "Installation \"premium\" & <setup>", "quantity": "4",
+             "unit_price": "65", "tax_rate": "20", "discount_pct": "10"},
+        ],
+    )
+    status, created = stack.post("/api/quotations", payload)
+    assert status == 202, created
+    detail = stack.wait_for(created["links"]["self"], lambda q: q["status"] in ("sent", "failed"))
+    assert detail["status"] == "sent", detail
+    assert detail["pdf_generated_at"] and detail["sent_at"]
+    assert [e["kind"] for e in detail["events"]] == [
+        "submitted", "generating", "pdf_stored", "sending", "sent"]
+
+    pdf = settings.storage_dir / detail["pdf"]["key"]
+    assert detail["pdf"]["key"] == f"quotations/{detail['number'][2:6]}/{detail['number']}-v1.pdf"
+    text = pdf_text(pdf)
+    assert "Smith & Sons <Ltd>" in text
+    assert "Typed by the user: {{ 7*7 }}" in text
+    assert detail["number"] in text
+    for description in ("Industrial widget, stainless", "Mounting kit",
+                        "Installation \"premium\" & <setup>"):
+        assert description in text
+    # 199.00 + 1.01 + 234.00 net; 39.80 + 0.20 + 46.80 tax
+    for amount in ("434.01", "86.80", "520.81"):
+        assert amount in text, amount
+    assert detail["total"] == "520.81"
+
+    emls = list(settings.outbox_dir.glob("*.eml"))
+    assert len(emls) == 1
+    message = email.message_from_bytes(emls[0].read_bytes(), policy=email.policy.default)
+    assert message["To"] == "buyer@example.com"
+    assert detail["number"] in message["Subject"]
+    attachments = [part for part in message.iter_attachments()]
+    assert [a.get_filename() for a in attachments] == [f"{detail['number']}.pdf"]
+    assert attachments[0].get_content() == pdf.read_bytes()
+    body = message.get_body(("plain",)).get_content()
+    assert f"/quotations/{detail['id']}/pdf?token=" in body
+    assert detail["deliveries"][0]["state"] == "accepted"
+    assert detail["deliveries"][0]["provider_message_id"] == message["Message-ID"]
+
+
+def test_a_conversion_that_keeps_failing_marks_the_quotation_failed(stack, settings):
+    stack.start_web()
+    stack.start_worker(SOFFICE_PATH="/bin/false")
+    status, created = stack.post("/api/quotations", sample_payload())
+    assert status == 202
+    detail = stack.wait_for(created["links"]["self"], lambda q: q["status"] == "failed")
+    assert detail["failed_step"] == "generate"
+    assert detail["last_error"].startswith("generate: ConversionError")
+    assert detail["attempts"] == 3
+    kinds = [e["kind"] for e in detail["events"]]
+    assert kinds.count("attempt_failed") == 2 and kinds[-1] == "failed"
+    assert not list(settings.outbox_dir.glob("*.eml"))
+
+    # Fixed, then retried from the step that failed: it goes through.
+    stop(stack.processes.pop())
+    stack.start_worker(name="fixed-worker")
+    status, _ = stack.post(f"/api/quotations/{created['id']}/retry")
+    assert status == 202
+    detail = stack.wait_for(created["links"]["self"], lambda q: q["status"] == "sent")
+    assert len(list(settings.outbox_dir.glob("*.eml"))) == 1
