@@ -29,12 +29,13 @@ def create_app(settings: Settings | None = None, config: dict[str, Any] | None =
     app.config.update(config or {})
     app.extensions["quote_service"] = Services(settings)
 
-    from quote_service.web import api, errors, health, pages
+    from quote_service.web import api, errors, health, pages, webhooks
 
     errors.register(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(webhooks.bp)
 
     @app.context_processor
     def _csrf() -> dict[str, Any]:

@@ -160,3 +160,36 @@ def resend(conn: psycopg.Connection, quotation_id: int) -> Delivery:
     db.execute(conn, "set_status", id=quotation_id, status="delivering")
     event(conn, quotation_id, "resend_requested", status="delivering")
     return _new_delivery(conn, quotation, "resend")
+
+
+# --- provider events --------------------------------------------------------------------------
+
+# SendGrid event -> delivery state, and how far along each state is: an event never moves a
+# delivery backwards (events arrive out of order and more than once).
+PROVIDER_EVENTS = {"processed": "processed", "deferred": "deferred", "delivered": "delivered",
+                   "bounce": "bounced", "dropped": "dropped", "spamreport": "spam"}
+_RANK = {"pending": 0, "sending": 1, "unknown": 1, "failed": 1, "accepted": 2, "processed": 3,
+         "deferred": 4, "delivered": 5, "bounced": 5, "dropped": 5, "spam": 6}
+
+
+def apply_provider_event(conn: psycopg.Connection, delivery_id: int, event_name: str,
+                         message_id: str | None, reason: str | None) -> bool:
+    """Apply one provider event; return False when it changes nothing (unknown delivery or
+    event, duplicate, or older than what is recorded). A delivery parked as `unknown` (or
+    `sending`) that the provider reports on is thereby resolved: it was sent."""
+    state = PROVIDER_EVENTS.get(event_name)
+    if state is None:
+        return False
+    try:
+        delivery = lock_delivery(conn, delivery_id)
+    except LookupError:
+        return False
+    if _RANK[state] <= _RANK[delivery.state]:
+        return False
+    if delivery.state in ("pending", "sending", "unknown", "failed"):
+        record_sent(conn, delivery, message_id or "", None, recovered=True)
+    db.execute(conn, "set_delivery_state", id=delivery.id, state=state,
+               error=reason if state in ("bounced", "dropped", "spam", "deferred") else None)
+    event(conn, delivery.quotation_id, f"delivery_{state}", delivery_id=delivery.id,
+          message_id=message_id, reason=reason)
+    return True
