@@ -1,7 +1,320 @@
-"""Server-rendered pages (placeholder until the form, list and detail pages land)."""
+"""Server-rendered pages (SPEC 4): the quotation form, the list, the detail page and the PDF.
+
+Every page works without JavaScript: the form's "Add line" and "Remove" are submit buttons that
+re-render the form, and a page whose quotation is still moving refreshes itself. Every POST
+carries the session's CSRF token. The pages call the same domain functions as the JSON API.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import datetime as dt
+import hmac
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 
-bp = Blueprint("pages", __name__)
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+from quote_service import db, pipeline, quotations
+from quote_service.app import services
+from quote_service.deliver.storage.base import StorageError
+from quote_service.domain.model import STATUSES, Quotation
+from quote_service.domain.money import MINOR_UNITS, format_amount, plain_number
+from quote_service.domain.validation import (
+    DEFAULT_VALIDITY_DAYS,
+    MAX_VALIDITY_DAYS,
+    ValidationFailed,
+    parse_submission,
+)
+from quote_service.links import check_pdf_token, pdf_path
+from quote_service.services import available_templates
+from quote_service.submit.service import IdempotencyConflict, submit
+from quote_service.web import forms
+from quote_service.web.forms import QuotationForm
+
+logger = logging.getLogger("quote_service.web")
+
+bp = Blueprint(
+    "pages", __name__, template_folder="templates", static_folder="static",
+    static_url_path="/assets",
+)
+
+PAGE_SIZE = 25
+# While a quotation is in one of these states its page refreshes itself.
+ACTIVE_STATUSES = ("queued", "generating", "delivering")
+
+
+# --- helpers shared by the templates ----------------------------------------------------------
+
+@bp.app_template_filter("money")
+def money_filter(amount: Decimal | None, currency: str) -> str:
+    return "" if amount is None else format_amount(amount, currency)
+
+
+@bp.app_template_filter("number")
+def number_filter(value: Decimal | None) -> str:
+    return "" if value is None else plain_number(value)
+
+
+@bp.app_template_filter("price")
+def price_filter(value: Decimal | None, currency: str) -> str:
+    """A unit price as entered (up to 4 places) but never with fewer places than the
+    currency's minor units: `99.5` EUR -> `99.50`, `0.1235` EUR -> `0.1235`."""
+    if value is None:
+        return ""
+    places = max(MINOR_UNITS.get(currency, 2), -min(0, value.normalize().as_tuple().exponent))
+    return f"{value:,.{places}f}"
+
+
+@bp.app_template_filter("when")
+def when_filter(value: dt.datetime | None, seconds: bool = False) -> str:
+    """Timestamps in UTC, so that every reader and every log line agree on the time."""
+    if value is None:
+        return ""
+    pattern = "%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC"
+    return value.astimezone(dt.UTC).strftime(pattern)
+
+
+def check_csrf() -> None:
+    """Refuse a POST whose hidden token does not match the session's: another site cannot
+    make a signed-in browser submit, retry or resend."""
+    sent = request.form.get("csrf_token", "")
+    expected = session.get("csrf", "")
+    if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
+        abort(400, description="This form has expired or did not come from this site. "
+                               "Go back, reload the page and try again.")
+
+
+# --- the form -----------------------------------------------------------------------------------
+
+@bp.get("/")
+def index():
+    return redirect(url_for("pages.list_quotations"))
+
+
+@bp.get("/quotations/new")
+def new_quotation():
+    form = QuotationForm(
+        valid_until=(dt.date.today() + dt.timedelta(days=DEFAULT_VALIDITY_DAYS)).isoformat())
+    return _render_form(form)
+
+
+@bp.post("/quotations/new")
+def create_quotation():
+    check_csrf()
+    form = QuotationForm.from_form(request.form)
+    action = request.form.get("action", "submit")
+    if action == "add_line":
+        form.add_line()
+        return _render_form(form, focus=f"lines-{len(form.lines) - 1}-description")
+    if action.startswith("remove_line:"):
+        index = action.removeprefix("remove_line:")
+        form.remove_line(int(index) if index.isdigit() else -1)
+        return _render_form(form)
+
+    payload = form.to_payload()
+    try:
+        submission = parse_submission(payload, templates=available_templates())
+    except ValidationFailed as exc:
+        errors = forms.errors_by_input(exc.errors, form.filled_rows())
+        return _render_form(form, errors), 422
+
+    # The id was put in the page when it was rendered: a double click or a browser resend
+    # of the same page answers the first quotation instead of creating a second one.
+    key = f"form-{form.submission_id}"
+    try:
+        result = submit(services().pool, submission, idempotency_key=key, payload=payload)
+    except IdempotencyConflict:
+        with db.transaction(services().pool) as conn:
+            row = db.fetch_one(conn, "get_quotation_by_idempotency_key", key=key)
+        form.submission_id = forms.new_submission_id()
+        earlier = Quotation.from_row(row) if row else None
+        return _render_form(form, earlier=earlier), 409
+    quotation = result.quotation
+    if result.replayed:
+        flash(f"This form was already submitted: here is quotation {quotation.number}.", "info")
+    else:
+        flash(f"Quotation {quotation.number} created. Its PDF is being prepared and will be "
+              f"emailed to {quotation.customer_email}.", "success")
+    return redirect(url_for("pages.quotation_detail", quotation_id=quotation.id), 303)
+
+
+def _render_form(form: QuotationForm, errors: dict[str, list[str]] | None = None, *,
+                 focus: str | None = None, earlier: Quotation | None = None) -> str:
+    errors = errors or {}
+    summary = [(forms.label_for(name), message, name)
+               for name, messages in errors.items() for message in messages]
+    today = dt.date.today()
+    return render_template(
+        "quotation_form.html",
+        form=form,
+        errors=errors,
+        summary=summary,
+        focus=focus,
+        earlier=earlier,
+        currencies=sorted(MINOR_UNITS),
+        templates=sorted(available_templates()),
+        min_date=today.isoformat(),
+        max_date=(today + dt.timedelta(days=MAX_VALIDITY_DAYS)).isoformat(),
+    )
+
+
+# --- list and detail ----------------------------------------------------------------------------
+
+@bp.get("/quotations")
+def list_quotations():
+    status = request.args.get("status") or None
+    if status is not None and status not in STATUSES:
+        abort(400, description=f"Unknown status {status!r}: use one of {', '.join(STATUSES)}.")
+    raw_before = request.args.get("before") or None
+    if raw_before is not None and not (raw_before.isdigit() and int(raw_before) > 0):
+        abort(400, description="'before' must be a quotation id (a positive whole number).")
+    before = int(raw_before) if raw_before else None
+    with db.transaction(services().pool) as conn:
+        # One row more than shown tells whether an older page exists.
+        page = quotations.list_page(conn, status=status, before=before, limit=PAGE_SIZE + 1)
+    older = None
+    if len(page) > PAGE_SIZE:
+        page = page[:PAGE_SIZE]
+        older = url_for("pages.list_quotations", before=page[-1].id,
+                        **({"status": status} if status else {}))
+    return render_template("quotation_list.html", items=page, status=status, statuses=STATUSES,
+                           before=before, older=older)
+
+
+@dataclass(frozen=True)
+class Step:
+    label: str
+    state: str  # done | current | failed | pending
+    at: dt.datetime | None
+
+
+def progress(q: Quotation) -> list[Step]:
+    """The pipeline as four steps, with the time each one was reached when it is known."""
+    labels = ("Queued", "Generating PDF", "Delivering", "Sent")
+    times = (q.created_at, q.pdf_generated_at, None, q.sent_at)
+    if q.status == "failed":
+        if q.failed_step == pipeline.GENERATE:
+            failed = 1
+        elif q.failed_step == pipeline.SEND:
+            failed = 2
+        else:
+            failed = 2 if q.pdf_key else 1
+        states = ["done" if i < failed else "failed" if i == failed else "pending"
+                  for i in range(4)]
+    else:
+        reached = ("queued", "generating", "delivering", "sent").index(q.status)
+        states = ["done" if i < reached or q.status == "sent" else
+                  "current" if i == reached else "pending" for i in range(4)]
+    # A step's time is shown once it is reached; a resend's earlier `sent_at` is not "sent".
+    return [Step(label, state, at if state in ("done", "failed") or i == 0 else None)
+            for i, (label, state, at) in enumerate(zip(labels, states, times, strict=True))]
+
+
+@bp.get("/quotations/<int:quotation_id>")
+def quotation_detail(quotation_id: int):
+    with db.transaction(services().pool) as conn:
+        detail = quotations.get_detail(conn, quotation_id)
+    if detail is None:
+        abort(404, description=f"Quotation {quotation_id} does not exist.")
+    q = detail.quotation
+    return render_template(
+        "quotation_detail.html",
+        q=q,
+        lines=detail.lines,
+        deliveries=detail.deliveries,
+        events=list(reversed(detail.events)),
+        steps=progress(q),
+        active=q.status in ACTIVE_STATUSES,
+        pdf_url=pdf_path(q.id) if q.pdf_key else None,
+        can_retry=q.status == "failed",
+        can_resend=q.pdf_key is not None,
+    )
+
+
+def _operator_action(quotation_id: int, action: Any, done: str, verb: str):
+    check_csrf()
+    try:
+        with db.transaction(services().pool) as conn:
+            action(conn, quotation_id)
+    except LookupError:
+        abort(404, description=f"Quotation {quotation_id} does not exist.")
+    except pipeline.NotAllowed as exc:
+        flash(f"{verb} is not possible: {exc}.", "error")
+    else:
+        flash(done, "success")
+    return redirect(url_for("pages.quotation_detail", quotation_id=quotation_id), 303)
+
+
+@bp.post("/quotations/<int:quotation_id>/retry")
+def retry_quotation(quotation_id: int):
+    return _operator_action(quotation_id, pipeline.retry,
+                            "Retry queued: the quotation resumes from the step that failed.",
+                            "Retry")
+
+
+@bp.post("/quotations/<int:quotation_id>/resend")
+def resend_quotation(quotation_id: int):
+    return _operator_action(quotation_id, pipeline.resend,
+                            "Resend queued: the stored PDF will be emailed again.", "Resend")
+
+
+# --- the PDF ------------------------------------------------------------------------------------
+
+def _signed_in() -> bool:
+    """Whether the visitor is one of the sales team. There are no user accounts yet, so every
+    visitor is; when login lands, this becomes the session check and nothing else changes."""
+    return True
+
+
+def may_read_pdf(q: Quotation) -> bool:
+    """ACCESS RULE for a quotation's PDF: a signed-in user OR anyone holding the token of the
+    link emailed to the customer (links.public_pdf_url). Keep both halves when adding login:
+    customers have no account and must still open their link."""
+    token = request.args.get("token") or None
+    if token is not None and not token.isascii():
+        token = None  # hmac.compare_digest refuses non-ASCII text, and no real token has any
+    return _signed_in() or check_pdf_token(services().settings, q, token)
+
+
+@bp.get("/quotations/<int:quotation_id>/pdf")
+def quotation_pdf(quotation_id: int):
+    with db.transaction(services().pool) as conn:
+        q = quotations.get(conn, quotation_id)
+    if q is None:
+        abort(404, description=f"Quotation {quotation_id} does not exist.")
+    if not may_read_pdf(q):
+        abort(403, description="This link is not valid for this quotation's PDF.")
+    if q.pdf_key is None:
+        abort(404, description=f"The PDF of {q.number} is not ready yet.")
+    storage = services().storage
+    try:
+        url = storage.signed_url(q.pdf_key, filename=q.pdf_filename)
+        if url is not None:
+            response = redirect(url, 302)
+            response.headers["Cache-Control"] = "no-store"  # the signed URL expires
+            return response
+        data = storage.get(q.pdf_key)
+    except FileNotFoundError:
+        logger.error("quotation %s: PDF %s is recorded but missing from storage",
+                     q.id, q.pdf_key)
+        abort(404, description=f"The PDF of {q.number} is missing from storage.")
+    except StorageError as exc:
+        logger.error("quotation %s: could not read PDF %s: %s", q.id, q.pdf_key, exc)
+        abort(503, description="The PDF cannot be read right now; try again shortly.")
+    response = Response(data, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'inline; filename="{q.pdf_filename}"'
+    response.headers["Cache-Control"] = "private, max-age=300"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
