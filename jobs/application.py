@@ -30,7 +30,8 @@ except ConfigError as exc:
 app = procrastinate.App(
     connector=procrastinate.PsycopgConnector(conninfo=settings.database_url),
     import_paths=["jobs.tasks"],
-    worker_defaults={"update_heartbeat_interval": 5.0, "stalled_worker_timeout": 20.0},
+    worker_defaults={"update_heartbeat_interval": settings.worker_heartbeat_seconds,
+                     "stalled_worker_timeout": settings.stalled_worker_seconds},
 )
 
 _converter_lock = threading.Lock()

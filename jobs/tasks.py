@@ -23,11 +23,13 @@ logger = logging.getLogger("quote_service.jobs")
 retry_strategy = PipelineRetry(max_attempts=settings.max_attempts,
                                base_seconds=settings.retry_base_seconds)
 
-# A worker that has not sent a heartbeat for this long is taken for dead, and its jobs are
-# retried. Workers beat every 5 s (jobs.app): 30 s is six missed beats, long enough that a
-# busy or briefly paused worker is not mistaken for a dead one, short enough that a
-# quotation whose worker was killed is picked up again within a minute.
-STALLED_AFTER_SECONDS = 30
+# A worker that has not sent a heartbeat for STALLED_WORKER_SECONDS (default 30) is taken for
+# dead and its jobs are retried. Workers beat every WORKER_HEARTBEAT_SECONDS (default 5): 30 s
+# is six missed beats, long enough that a busy or briefly paused worker is not mistaken for a
+# dead one (its heartbeat runs in the event loop, apart from the threads running sync tasks),
+# short enough that a quotation whose worker was killed resumes within a minute (the check
+# runs every STALLED_CHECK_SECONDS, default 15).
+STALLED_AFTER_SECONDS = settings.stalled_worker_seconds
 
 
 def _run(context: procrastinate.JobContext, step: str, quotation_id: int,
@@ -77,7 +79,7 @@ def send_quotation(context: procrastinate.JobContext, quotation_id: int, deliver
     )
 
 
-@app.periodic(cron="* * * * * */15")
+@app.periodic(cron=f"* * * * * */{settings.stalled_check_seconds}")
 @app.task(name="retry_stalled_jobs", queue="maintenance", pass_context=True)
 async def retry_stalled_jobs(context: procrastinate.JobContext, timestamp: int) -> int:
     """procrastinate does not retry the jobs of a dead worker by itself: this does."""

@@ -74,6 +74,9 @@ class Settings:
     soffice_path: str = "soffice"
 
     max_attempts: int = 5
+    worker_heartbeat_seconds: float = 5.0
+    stalled_worker_seconds: int = 30
+    stalled_check_seconds: int = 15
     retry_base_seconds: float = 2.0
     db_pool_timeout: float = 3.0
     company_name: str = "Northwind Supplies Ltd"
@@ -107,6 +110,9 @@ class Settings:
             converter_base_port=_number(env, "CONVERTER_BASE_PORT", 2003, int, 1024),
             soffice_path=env.get("SOFFICE_PATH") or cls.soffice_path,
             max_attempts=_number(env, "JOB_MAX_ATTEMPTS", 5, int, 1),
+            worker_heartbeat_seconds=_number(env, "WORKER_HEARTBEAT_SECONDS", 5.0, float, 0.5),
+            stalled_worker_seconds=_number(env, "STALLED_WORKER_SECONDS", 30, int, 2),
+            stalled_check_seconds=_number(env, "STALLED_CHECK_SECONDS", 15, int, 1),
             retry_base_seconds=_number(env, "JOB_RETRY_BASE_SECONDS", 2.0, float, 0),
             db_pool_timeout=_number(env, "DB_POOL_TIMEOUT", 3.0, float, 0.1),
             company_name=env.get("COMPANY_NAME") or cls.company_name,
@@ -126,6 +132,11 @@ class Settings:
             raise ConfigError("GCS_BUCKET is required when STORAGE_BACKEND=gcs")
         if self.mail_backend == "sendgrid" and not self.sendgrid_api_key:
             raise ConfigError("SENDGRID_API_KEY is required when MAIL_BACKEND=sendgrid")
+        if 60 % self.stalled_check_seconds:
+            raise ConfigError("STALLED_CHECK_SECONDS is invalid: must divide 60 (1, 2, 3, 5, 10, 15, ...)")
+        if self.stalled_worker_seconds <= 2 * self.worker_heartbeat_seconds:
+            raise ConfigError("STALLED_WORKER_SECONDS is invalid: must exceed two heartbeats "
+                              "(WORKER_HEARTBEAT_SECONDS)")
         if "@" not in self.mail_from:
             raise ConfigError(f"MAIL_FROM={self.mail_from!r} is invalid: expected an email address")
 

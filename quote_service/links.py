@@ -21,7 +21,9 @@ def pdf_token(settings: Settings, quotation: Quotation) -> str:
 
 
 def check_pdf_token(settings: Settings, quotation: Quotation, token: str | None) -> bool:
-    return bool(token) and hmac.compare_digest(pdf_token(settings, quotation), token)
+    if not token:
+        return False
+    return hmac.compare_digest(pdf_token(settings, quotation).encode(), token.encode("utf-8"))
 
 
 def pdf_path(quotation_id: int) -> str:

@@ -19,6 +19,8 @@ import pytest
 from quote_service import migrate
 from quote_service.config import Settings
 
+pytest_plugins = ["tests.support.fake_sendgrid", "tests.support.gcs_emulator"]
+
 ADMIN_URL = os.environ.get("TEST_ADMIN_DATABASE_URL", "postgresql:///postgres")
 _counter = itertools.count()
 
