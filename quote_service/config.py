@@ -127,11 +127,20 @@ class Settings:
         try:
             conninfo_to_dict(self.database_url)
         except psycopg.ProgrammingError as exc:
-            raise ConfigError(f"DATABASE_URL is invalid: {exc}") from None
+            raise ConfigError(f"DATABASE_URL is invalid: {str(exc).strip()}") from None
         if self.storage_backend == "gcs" and not self.gcs_bucket:
             raise ConfigError("GCS_BUCKET is required when STORAGE_BACKEND=gcs")
         if self.mail_backend == "sendgrid" and not self.sendgrid_api_key:
             raise ConfigError("SENDGRID_API_KEY is required when MAIL_BACKEND=sendgrid")
+        if self.storage_backend == "gcs" and self.signed_url_seconds > 7 * 24 * 3600:
+            raise ConfigError("SIGNED_URL_SECONDS is invalid: V4 signed URLs last at most 604800 s")
+        if self.sendgrid_webhook_public_key:
+            from quote_service.deliver.mail.webhook import load_public_key
+
+            try:
+                load_public_key(self.sendgrid_webhook_public_key)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
         if 60 % self.stalled_check_seconds:
             raise ConfigError("STALLED_CHECK_SECONDS is invalid: must divide 60 (1, 2, 3, 5, 10, 15, ...)")
         if self.stalled_worker_seconds <= 2 * self.worker_heartbeat_seconds:

@@ -1,0 +1,32 @@
+import pytest
+
+from quote_service.config import ConfigError, Settings
+
+
+def test_defaults_are_the_embedded_backends():
+    settings = Settings.from_env({})
+    assert (settings.storage_backend, settings.mail_backend, settings.converter) == (
+        "local", "outbox", "auto")
+    assert settings.database_url == "postgresql:///quote_service"
+
+
+@pytest.mark.parametrize(("env", "variable"), [
+    ({"STORAGE_BACKEND": "s3"}, "STORAGE_BACKEND"),
+    ({"STORAGE_BACKEND": "gcs"}, "GCS_BUCKET"),
+    ({"MAIL_BACKEND": "sendgrid"}, "SENDGRID_API_KEY"),
+    ({"CONVERTER": "word"}, "CONVERTER"),
+    ({"CONVERT_TIMEOUT": "soon"}, "CONVERT_TIMEOUT"),
+    ({"JOB_MAX_ATTEMPTS": "0"}, "JOB_MAX_ATTEMPTS"),
+    ({"DATABASE_URL": "http://x y"}, "DATABASE_URL"),
+    ({"MAIL_FROM": "nobody"}, "MAIL_FROM"),
+    ({"STALLED_CHECK_SECONDS": "7"}, "STALLED_CHECK_SECONDS"),
+    ({"STALLED_WORKER_SECONDS": "8", "WORKER_HEARTBEAT_SECONDS": "5"}, "STALLED_WORKER_SECONDS"),
+    ({"STORAGE_BACKEND": "gcs", "GCS_BUCKET": "b", "SIGNED_URL_SECONDS": "700000"},
+     "SIGNED_URL_SECONDS"),
+    ({"SENDGRID_WEBHOOK_PUBLIC_KEY": "not a key"}, "SENDGRID_WEBHOOK_PUBLIC_KEY"),
+])
+def test_bad_configuration_fails_with_one_line_naming_the_variable(env, variable):
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env(env)
+    message = str(info.value)
+    assert message.startswith(variable) and "\n" not in message
