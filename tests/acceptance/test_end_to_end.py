@@ -90,3 +90,22 @@ def test_a_conversion_that_keeps_failing_marks_the_quotation_failed(stack, setti
     assert status == 202
     detail = stack.wait_for(created["links"]["self"], lambda q: q["status"] == "sent")
     assert len(list(settings.outbox_dir.glob("*.eml"))) == 1
+
+
+def test_bad_configuration_stops_the_server_once_with_one_line(tmp_path):
+    import os
+
+    from tests.acceptance.conftest import BIN, free_port
+
+    env = {**os.environ, "STORAGE_BACKEND": "s3"}
+    result = subprocess.run([str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{free_port()}",
+                             "--no-control-socket", "wsgi:app"], env=env, capture_output=True,
+                            text=True, timeout=30)
+    assert result.returncode != 0
+    assert "configuration error: STORAGE_BACKEND='s3' is invalid" in result.stderr
+    assert "Traceback" not in result.stderr
+
+    worker = subprocess.run([str(BIN / "procrastinate"), "--app=jobs.app", "worker"], env=env,
+                            capture_output=True, text=True, timeout=30)
+    assert worker.returncode != 0
+    assert "configuration error: STORAGE_BACKEND='s3' is invalid" in worker.stderr
