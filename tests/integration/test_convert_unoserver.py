@@ -22,6 +22,7 @@ from quote_service.generate.converters import (
     UnoserverConverter,
     make_converter,
 )
+from quote_service.generate.converters.process_group import group_members, office_pipes
 from quote_service.generate.document import render_docx, sample_context
 
 pytestmark = pytest.mark.integration
@@ -152,6 +153,9 @@ def test_restart_after_max_conversions_and_close_leaves_nothing(tmp_path):
         assert customer_in(pool.convert(quotation_for("Customer 2"))) == "Customer 2"
         second = instance.pgid
         assert instance.conversions == 1  # the third ran on a fresh instance
+        pipes = office_pipes(group_members(second))
+        assert pipes and all(pipe.exists() for pipe in pipes)
+        assert "Documents are loaded hidden." in (instance.folder / "server.log").read_text()
     finally:
         pool.close()
 
@@ -159,6 +163,8 @@ def test_restart_after_max_conversions_and_close_leaves_nothing(tmp_path):
     assert live_group_members(first) == []
     assert live_group_members(second) == []
     assert not instance.running
+    assert not any(pipe.exists() for pipe in pipes)  # a killed office leaves its pipe behind
+    assert not (instance.folder / "profile").exists()
     with pytest.raises(ConversionError, match="closed"):
         pool.convert(quotation_for("Customer late"))
 

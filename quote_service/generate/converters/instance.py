@@ -36,6 +36,7 @@ from quote_service.generate.converters.process_group import (
 
 log = logging.getLogger(__name__)
 
+SERVER_MODULE = "quote_service.generate.converters.office_server"
 PORT_SCAN = 64  # how many port pairs past its own an instance may try
 LOG_TAIL = 1500
 
@@ -194,7 +195,7 @@ class Instance:
             shutil.rmtree(stale, ignore_errors=True)
         temp.mkdir(parents=True)
         command = [
-            self.python, "-m", "unoserver.server",
+            self.python, "-m", SERVER_MODULE,
             "--interface", "127.0.0.1", "--port", str(self.port),
             "--uno-interface", "127.0.0.1", "--uno-port", str(self.uno_port),
             "--user-installation", str(profile),
@@ -206,9 +207,10 @@ class Instance:
                 process = subprocess.Popen(
                     command, stdin=subprocess.DEVNULL, stdout=log_file,
                     stderr=subprocess.STDOUT, start_new_session=True, cwd=folder,
+                    env={**os.environ, "TMPDIR": str(temp)},  # LibreOffice's lu*.tmp folders
                 )
             except OSError as exc:
-                raise ConversionError(f"cannot start {self.python} -m unoserver.server: {exc}") \
+                raise ConversionError(f"cannot start {self.python} -m {SERVER_MODULE}: {exc}") \
                     from exc
         record = {"pgid": process.pid, "owner": os.getpid(), "port": self.port,
                   "profile": str(profile)}
@@ -248,6 +250,8 @@ class Instance:
             process.wait(timeout=self.grace)
         if self.port is not None:
             (self.folder / "instance.json").unlink(missing_ok=True)
+            for scratch in ("profile", "tmp"):
+                shutil.rmtree(self.folder / scratch, ignore_errors=True)
 
     def close(self) -> None:
         """Stop for good and give the port pair back."""

@@ -54,6 +54,35 @@ def is_office(pid: int) -> bool:
     return command_line(pid).split(" ", 1)[0].endswith(OFFICE_BINARY)
 
 
+def office_pipes(pids: list[int]) -> list[Path]:
+    """The `OSL_PIPE_*` sockets these processes listen on.
+
+    Every LibreOffice profile gets a single-instance pipe in /tmp (not $TMPDIR); a killed
+    office leaves it behind, one stale socket per restart, so we note it before killing.
+    """
+    inodes = set()
+    for pid in pids:
+        try:
+            fds = list((_PROC / str(pid) / "fd").iterdir())
+        except OSError:
+            continue
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[len("socket:["):-1])
+    try:
+        rows = (_PROC / "net" / "unix").read_text().splitlines()[1:]
+    except OSError:
+        return []
+    pipes = []
+    for row in rows:
+        fields = row.split()  # Num RefCount Protocol Flags Type St Inode Path
+        if len(fields) >= 8 and fields[6] in inodes and "/OSL_PIPE_" in fields[7]:
+            pipes.append(Path(fields[7]))
+    return pipes
+
+
 def kill_group(pgid: int, grace: float = 3.0) -> bool:
     """Stop every process of group `pgid`; return True once none is left alive.
 
@@ -61,14 +90,19 @@ def kill_group(pgid: int, grace: float = 3.0) -> bool:
     clean exit. As soon as it is gone the rest of the group gets SIGKILL: `oosplash` and
     `unoserver` have nothing to save and are known to ignore SIGTERM once the office died.
     """
-    if not group_members(pgid):
+    members = group_members(pgid)
+    if not members:
         return True
+    pipes = office_pipes(members)
     _signal(pgid, signal.SIGTERM)
     _wait(pgid, grace, lambda members: not any(is_office(pid) for pid in members))
-    if _wait(pgid, 0.2, lambda members: not members):
-        return True
-    _signal(pgid, signal.SIGKILL)
-    return _wait(pgid, 5.0, lambda members: not members)
+    if not _wait(pgid, 0.2, lambda members: not members):
+        _signal(pgid, signal.SIGKILL)
+        if not _wait(pgid, 5.0, lambda members: not members):
+            return False
+    for pipe in pipes:
+        pipe.unlink(missing_ok=True)
+    return True
 
 
 def command_line(pid: int) -> str:

@@ -8,6 +8,7 @@ timeout kills `oosplash` and `soffice.bin` along with the script we started.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tempfile
 from pathlib import Path
@@ -81,6 +82,7 @@ class SofficeConverter:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 start_new_session=True,
+                env={**os.environ, "TMPDIR": str(cwd)},  # LibreOffice's lu*.tmp folders
             )
         except OSError as exc:
             raise ConversionError(f"cannot start {self.soffice_path}: {exc}") from exc

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from quote_service.config import Settings
 from quote_service.generate.converter import ConversionError
-from quote_service.generate.converters.instance import Instance
+from quote_service.generate.converters.instance import SERVER_MODULE, Instance
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ class UnoserverConverter:
         if shutil.which(self.soffice_path) is None:
             raise ConversionError(f"LibreOffice executable {self.soffice_path!r} not found")
         probe = subprocess.run(
-            [self.python, "-c", "import uno, unoserver.server"],
+            [self.python, "-c", f"import {SERVER_MODULE}"],
             capture_output=True, text=True, timeout=30, check=False,
         )
         if probe.returncode != 0:
