@@ -1,0 +1,328 @@
+"""Sign-in, sign-out, and the access policy: who may reach which URL, decided in one place.
+
+`install(app)` registers the sign-in pages and ONE `before_request` hook that runs before every
+view, so the pages, the API and the dashboard carry no decorators, and a route added later is
+protected by default: a path that is not listed as public needs a signed-in user.
+
+| path                                   | anonymous               | viewer | sales | admin |
+|----------------------------------------|-------------------------|--------|-------|-------|
+| /healthz /readyz /login /logout        | yes                     | yes    | yes   | yes   |
+| /api/openapi.json, /webhooks/*, static | yes                     | yes    | yes   | yes   |
+| /metrics                               | yes, or Bearer METRICS_TOKEN when it is set          |
+| /quotations/<id>/pdf?token=<valid>     | yes (the customer link) | yes    | yes   | yes   |
+| /, /quotations*, any other path: GET   | 302 to /login?next=     | yes    | yes   | yes   |
+|                                  POST  | 302 to /login           | 403    | yes   | yes   |
+| /api/* GET                             | 401                     | yes    | yes   | yes   |
+| /api/* POST                            | 401                     | 403    | yes   | yes   |
+| /dashboard* GET                        | 302 to /login?next=     | yes    | 403   | yes   |
+| /dashboard* POST                       | 302 to /login           | 403    | 403   | yes   |
+
+The API authenticates with `Authorization: Bearer <token>` (SPEC 4). A signed-in browser
+session is also accepted for reads under /api, because the quotation page's script polls
+`GET /api/quotations/<id>`; it is never accepted for writes, so the API has no CSRF surface (a
+browser never attaches a bearer token by itself).
+
+Sessions are Flask's signed cookies (HttpOnly, SameSite=Lax, Secure under https, see app.py).
+They hold the user id, the user's `session_version` and the sign-in time; every request reloads
+the user, so a deactivation, a new password or `users end-sessions` ends a session at once, a
+role change applies at once, and a session is refused after AUTH_SESSION_LIFETIME seconds.
+"""
+
+from __future__ import annotations
+
+import hmac
+import math
+import os
+import re
+import time
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+
+from quote_service import db, quotations
+from quote_service.accounts import tokens, users
+from quote_service.accounts.ratelimit import LoginLimited, LoginLimits
+from quote_service.accounts.signin import sign_in
+from quote_service.accounts.users import ROLES, User
+from quote_service.app import client_ip, services
+from quote_service.links import check_pdf_token
+from quote_service.web.errors import json_error
+
+bp = Blueprint("auth", __name__, template_folder="templates")
+
+USER_KEY = "user_id"
+VERSION_KEY = "user_version"
+SIGNED_IN_AT_KEY = "signed_in_at"
+DEFAULT_SESSION_LIFETIME = 12 * 3600  # a working day; then sign in again
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+ANY_ROLE = frozenset(ROLES)
+EDITORS = frozenset({"sales", "admin"})
+# area -> (roles that may read, roles that may change something)
+RULES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "pages": (ANY_ROLE, EDITORS),
+    "api": (ANY_ROLE, EDITORS),
+    "dashboard": (frozenset({"viewer", "admin"}), frozenset({"admin"})),
+}
+
+# Webhooks prove their origin with their own signature (deliver.mail.webhook), not a user.
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/login", "/logout", "/api/openapi.json"})
+PUBLIC_PREFIXES = ("/static/", "/webhooks/")
+_PDF_PATH = re.compile(r"/quotations/(\d+)/pdf")
+
+
+# --- the policy -----------------------------------------------------------------------------------
+
+def area_of(path: str, endpoint: str | None = None) -> str:
+    """public | metrics | api | dashboard | pdf | pages (the default: everything else)."""
+    if (path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+            or endpoint == "static" or (endpoint or "").endswith(".static")):
+        return "public"
+    if path == "/metrics":
+        return "metrics"
+    if path == "/api" or path.startswith("/api/"):
+        return "api"
+    if path == "/dashboard" or path.startswith("/dashboard/"):
+        return "dashboard"
+    if _PDF_PATH.fullmatch(path):
+        return "pdf"
+    return "pages"
+
+
+def may(role: str | None, method: str, path: str) -> bool:
+    """Whether a user with `role` (None: not signed in) may send `method` to `path`; the
+    templates use it (as `may(method, path)`) to show only the buttons that will work."""
+    area = area_of(path)
+    if area in ("public", "metrics"):
+        return True
+    if role is None:
+        return False
+    readers, writers = RULES["pages" if area == "pdf" else area]
+    return role in (readers if method.upper() in SAFE_METHODS else writers)
+
+
+def enforce() -> ResponseReturnValue | None:
+    """The before_request hook: None lets the request through, anything else answers it."""
+    g.user = None
+    area = area_of(request.path, request.endpoint)
+    if area == "public":
+        return None
+    if area == "metrics":
+        return _metrics_gate()
+    if area == "api":
+        return _api_gate()
+    user = current_user()
+    if user is None:
+        if area == "pdf":
+            return _pdf_link_gate()
+        return _to_login()
+    if not may(user.role, request.method, request.path):
+        abort(403, description=_refusal(user))
+    return None
+
+
+def current_user() -> User | None:
+    """The signed-in user of this request's session (loaded once per request), or None."""
+    if not g.get("session_checked"):
+        g.session_checked = True
+        g.user = _session_user()
+    return g.user
+
+
+def _session_user() -> User | None:
+    user_id = session.get(USER_KEY)
+    if user_id is None:
+        return None
+    signed_in_at = session.get(SIGNED_IN_AT_KEY)
+    lifetime = current_app.config["AUTH_SESSION_LIFETIME"]
+    if (not isinstance(user_id, int) or not isinstance(signed_in_at, int | float)
+            or not 0 <= time.time() - signed_in_at <= lifetime):
+        session.clear()
+        return None
+    with db.transaction(services().pool) as conn:
+        user = users.get(conn, user_id)
+    if user is None or not user.active or user.session_version != session.get(VERSION_KEY):
+        session.clear()
+        return None
+    return user
+
+
+def _api_gate() -> ResponseReturnValue | None:
+    header = request.headers.get("Authorization", "")
+    if header:
+        # A token that is sent is the identity, even when a session cookie comes along.
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return _unauthorized("the Authorization header must be 'Bearer <token>'",
+                                 "invalid_request")
+        with db.transaction(services().pool) as conn:
+            found = tokens.authenticate(conn, token.strip())
+        if found is None:
+            return _unauthorized("this API token is not valid: unknown, revoked, or its user "
+                                 "is deactivated", "invalid_token")
+        g.user, g.api_token_id = found
+    elif request.method not in SAFE_METHODS or current_user() is None:
+        return _unauthorized("authentication required: send 'Authorization: Bearer <token>' "
+                             "(tokens come from `quote-service tokens create`)")
+    if not may(g.user.role, request.method, request.path):
+        return json_error(403, _refusal(g.user))
+    return None
+
+
+def _unauthorized(message: str, error: str | None = None) -> Response:
+    response = json_error(401, message)
+    challenge = 'Bearer realm="quote-service"'
+    if error:
+        challenge += f', error="{error}"'
+    response.headers["WWW-Authenticate"] = challenge
+    return response
+
+
+def _refusal(user: User) -> str:
+    return f"Your role ({user.role}) does not allow this."
+
+
+def _pdf_link_gate() -> ResponseReturnValue | None:
+    """A quotation's PDF opens for anyone holding the token of the link emailed to its customer
+    (customers have no account); without a token, sign in."""
+    token = request.args.get("token")
+    if not token:
+        return _to_login()
+    match = _PDF_PATH.fullmatch(request.path)
+    assert match is not None
+    with db.transaction(services().pool) as conn:
+        quotation = quotations.get(conn, int(match.group(1)))
+    # The same refusal whether or not the quotation exists: a link reveals nothing else.
+    if quotation is None or not check_pdf_token(services().settings, quotation, token):
+        abort(403, description="This link is not valid for this quotation's PDF; ask the sender "
+                               "for a new one.")
+    return None
+
+
+def _metrics_gate() -> ResponseReturnValue | None:
+    """/metrics tells how busy the service is and which steps fail: serve it on a network only
+    Prometheus reaches (or let the proxy refuse it), or set METRICS_TOKEN and give Prometheus
+    `authorization: {credentials: <it>}`."""
+    expected = current_app.config.get("METRICS_TOKEN")
+    if not expected:
+        return None
+    sent = request.headers.get("Authorization", "")
+    if hmac.compare_digest(sent.encode(), f"Bearer {expected}".encode()):
+        return None
+    return Response("metrics need 'Authorization: Bearer <METRICS_TOKEN>'\n", 401,
+                    {"WWW-Authenticate": 'Bearer realm="metrics"'}, mimetype="text/plain")
+
+
+def _to_login() -> Response:
+    """Back to the page after signing in; a form's POST is not replayed, so it goes home."""
+    if request.method in SAFE_METHODS:
+        target = request.full_path if request.query_string else request.path
+        return redirect(url_for("auth.login", next=target), 302)
+    return redirect(url_for("auth.login"), 302)
+
+
+# --- the pages --------------------------------------------------------------------------------
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this site: `next` must not send a user who just signed in to another
+    site (`//evil.example`, `/\\evil.example` and `https://...` all go home instead)."""
+    if not target or len(target) > 2000 or not target.startswith("/"):
+        return "/"
+    if target.startswith("//") or "\\" in target or any(ord(ch) < 32 or ord(ch) == 127
+                                                         for ch in target):
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or parts.path in ("/login", "/logout"):
+        return "/"
+    return target
+
+
+def start_session(store, user: User) -> None:
+    """What a session holds once signed in. `store` is `flask.session`, or the session of a
+    test client (`client.session_transaction()`), so tests sign in exactly as the page does."""
+    store.clear()
+    store[USER_KEY] = user.id
+    store[VERSION_KEY] = user.session_version
+    store[SIGNED_IN_AT_KEY] = int(time.time())
+
+
+def _csrf_ok() -> bool:
+    sent = request.form.get("csrf_token", "")
+    expected = session.get("csrf", "")
+    return bool(expected) and hmac.compare_digest(sent.encode(), expected.encode())
+
+
+def _login_page(*, next_url: str, email: str = "", error: str | None = None,
+                status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    body = render_template("login.html", next_url=next_url, email=email, error=error)
+    return Response(body, status, headers or {}, mimetype="text/html")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    next_url = safe_next(request.values.get("next"))
+    if request.method == "GET":
+        if current_user() is not None:
+            return redirect(next_url, 303)
+        return _login_page(next_url=next_url)
+    email = request.form.get("email", "").strip()
+    if not _csrf_ok():
+        return _login_page(next_url=next_url, email=email, status=400,
+                           error="This form has expired. Please sign in again.")
+    limits: LoginLimits = current_app.config["LOGIN_LIMITS"]
+    try:
+        user = sign_in(services().pool, email, request.form.get("password", ""),
+                       ip=client_ip(), limits=limits)
+    except LoginLimited as exc:
+        minutes = math.ceil(exc.retry_after / 60)
+        return _login_page(
+            next_url=next_url, email=email, status=429,
+            headers={"Retry-After": str(exc.retry_after)},
+            error=f"Too many failed sign-in attempts for this account or from your network. "
+                  f"Try again in {minutes} minute{'s' if minutes != 1 else ''}.")
+    if user is None:
+        return _login_page(next_url=next_url, email=email, error="Invalid email or password.")
+    # A new session: nothing from before signing in (a planted value, an old CSRF token)
+    # survives into the signed-in one.
+    start_session(session, user)
+    return redirect(next_url, 303)
+
+
+@bp.post("/logout")
+def logout():
+    if not _csrf_ok():
+        abort(400, description="This form has expired or did not come from this site.")
+    session.clear()
+    flash("You have signed out.", "info")
+    return redirect(url_for("auth.login"), 303)
+
+
+def install(app: Flask) -> None:
+    """Register the sign-in pages and the access policy (idempotent). The policy runs first,
+    before any other before_request hook."""
+    if "auth" in app.blueprints:
+        return
+    app.config.setdefault("METRICS_TOKEN", os.environ.get("METRICS_TOKEN") or None)
+    app.config.setdefault("AUTH_SESSION_LIFETIME", DEFAULT_SESSION_LIFETIME)
+    app.config.setdefault("LOGIN_LIMITS", LoginLimits())
+    app.register_blueprint(bp)
+    app.before_request_funcs.setdefault(None, []).insert(0, enforce)
+
+    @app.template_global("may")
+    def may_here(method: str, path: str) -> bool:
+        user = g.get("user")
+        return may(user.role if user else None, method, path)
