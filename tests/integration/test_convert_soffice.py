@@ -53,7 +53,7 @@ def test_timeout_kills_the_whole_process_group(tmp_path):
     converter = SofficeConverter(timeout=60, work_dir=tmp_path, grace=1)
 
     with pytest.raises(ConversionTimeout, match="did not finish within 0.5 s"):
-        converter.convert(render_docx(sample_context(1)), timeout=0.5)
+        converter.convert(render_docx(sample_context(135)), timeout=0.5)
 
     # soffice.bin and oosplash carried the private profile path in their command lines.
     assert processes_mentioning(str(tmp_path)) == []
