@@ -1,0 +1,193 @@
+-- What the /dashboard pages read and do. The queue's state changes go through procrastinate's
+-- own SQL functions (procrastinate_retry_job_v2, procrastinate_cancel_job_v1) so that its
+-- triggers record the same events as when its workers make them.
+
+-- name: dashboard_counts
+SELECT queue_name, status::text AS status, jobs FROM queue_summary;
+
+-- name: dashboard_quotation_counts
+SELECT status, count(*) AS n FROM quotations GROUP BY status;
+
+-- name: dashboard_oldest_waiting
+-- The quotation that has waited longest for its PDF or its email.
+SELECT id, number, status, created_at, now() - created_at AS age
+FROM quotations
+WHERE status IN ('queued', 'generating', 'delivering')
+ORDER BY created_at, id
+LIMIT 1;
+
+-- name: dashboard_sent_times
+-- Submit-to-sent times of the quotations sent during the last hour.
+SELECT count(*) AS n,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM sent_at - created_at))
+           AS median_seconds,
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM sent_at - created_at))
+           AS p95_seconds
+FROM quotations
+WHERE sent_at > now() - interval '1 hour';
+
+-- name: dashboard_throughput
+SELECT minute, succeeded, failed FROM job_throughput ORDER BY minute;
+
+-- name: dashboard_stalled
+SELECT r.*, q.number
+FROM running_jobs r
+LEFT JOIN quotations q ON q.id = r.quotation_id
+WHERE r.worker_gone OR r.heartbeat_age > make_interval(secs => %(seconds)s::float8)
+ORDER BY r.job_id;
+
+-- name: dashboard_list_jobs
+-- Newest first, keyset-paginated on id (`before` is the last id of the previous page). For a
+-- job of a quotation: the quotation's number, the last recorded error, and the later job of
+-- the same quotation if there is one (a failed job followed by another was already retried).
+SELECT j.id, j.queue_name, j.task_name, j.status::text AS status, j.attempts, j.scheduled_at,
+       j.lock, j.args, q.id AS quotation_id, q.number, q.status AS quotation_status,
+       f.error AS last_error, f.at AS failed_at, later.id AS followed_by
+FROM procrastinate_jobs j
+LEFT JOIN quotations q
+       ON q.id = job_quotation_id(j.args)
+LEFT JOIN LATERAL (
+    SELECT error, at FROM job_failures WHERE job_id = j.id ORDER BY id DESC LIMIT 1
+) f ON true
+LEFT JOIN LATERAL (
+    SELECT id FROM procrastinate_jobs k WHERE k.lock = j.lock AND k.id > j.id
+    ORDER BY k.id LIMIT 1
+) later ON true
+WHERE (%(status)s::text IS NULL OR j.status = %(status)s::procrastinate_job_status)
+  AND (%(task)s::text IS NULL OR j.task_name = %(task)s)
+  AND (%(queue)s::text IS NULL OR j.queue_name = %(queue)s)
+  AND (%(before)s::bigint IS NULL OR j.id < %(before)s)
+ORDER BY j.id DESC
+LIMIT %(limit)s;
+
+-- name: dashboard_task_names
+SELECT DISTINCT task_name FROM procrastinate_jobs ORDER BY task_name;
+
+-- name: dashboard_queue_names
+SELECT DISTINCT queue_name FROM procrastinate_jobs ORDER BY queue_name;
+
+-- name: dashboard_job
+SELECT j.id, j.queue_name, j.task_name, j.priority, j.lock, j.queueing_lock, j.args,
+       j.status::text AS status, j.scheduled_at, j.attempts, j.abort_requested, j.worker_id,
+       w.last_heartbeat AS worker_heartbeat,
+       q.id AS quotation_id, q.number, q.status AS quotation_status,
+       (SELECT min(k.id) FROM procrastinate_jobs k WHERE k.lock = j.lock AND k.id > j.id)
+           AS followed_by
+FROM procrastinate_jobs j
+LEFT JOIN procrastinate_workers w ON w.id = j.worker_id
+LEFT JOIN quotations q
+       ON q.id = job_quotation_id(j.args)
+WHERE j.id = %(id)s;
+
+-- name: dashboard_job_events
+SELECT id, type::text AS type, at FROM procrastinate_events WHERE job_id = %(id)s ORDER BY at, id;
+
+-- name: dashboard_job_failures
+SELECT attempt, at, error, traceback FROM job_failures WHERE job_id = %(id)s ORDER BY id;
+
+-- name: dashboard_lock_job
+-- Taken before any action, so that a worker or another operator cannot change the job between
+-- the check and the change.
+SELECT j.id, j.queue_name, j.task_name, j.lock, j.args, j.status::text AS status,
+       j.scheduled_at, j.scheduled_at > now() AS scheduled_later,
+       (SELECT min(k.id) FROM procrastinate_jobs k WHERE k.lock = j.lock AND k.id > j.id)
+           AS followed_by
+FROM procrastinate_jobs j
+WHERE j.id = %(id)s
+FOR UPDATE OF j;
+
+-- name: dashboard_retry_job
+-- procrastinate's own retry: failed -> todo now, attempts + 1, a `retried` event.
+SELECT procrastinate_retry_job_v2(%(id)s, now(), NULL, NULL, NULL);
+
+-- name: dashboard_run_now
+UPDATE procrastinate_jobs SET scheduled_at = now()
+WHERE id = %(id)s AND status = 'todo' AND scheduled_at > now();
+
+-- name: dashboard_cancel_job
+-- todo -> cancelled (a `cancelled` event); NULL when the job was no longer waiting.
+SELECT procrastinate_cancel_job_v1(%(id)s, false, false) AS id;
+
+-- name: dashboard_wake_workers
+-- The notification procrastinate sends for a new job, sent at commit: listening workers look
+-- for work at once instead of at their next poll.
+SELECT pg_notify('procrastinate_queue_v1#' || %(queue)s,
+                 json_build_object('type', 'job_inserted', 'job_id', %(id)s)::text),
+       pg_notify('procrastinate_any_queue_v1',
+                 json_build_object('type', 'job_inserted', 'job_id', %(id)s)::text);
+
+-- name: dashboard_retryable_failed
+-- Failed jobs that no later job of the same quotation has followed yet, oldest first.
+SELECT j.id FROM procrastinate_jobs j
+WHERE j.status = 'failed'
+  AND (%(task)s::text IS NULL OR j.task_name = %(task)s)
+  AND (%(queue)s::text IS NULL OR j.queue_name = %(queue)s)
+  AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs k WHERE k.lock = j.lock AND k.id > j.id)
+ORDER BY j.id;
+
+-- /metrics reads these at scrape time, so that any web process reports the database's truth
+-- whichever process did the work. Each `*_seconds` query returns, per label set, one row per
+-- bucket upper bound `le` with the number of samples at or below it, and one row with `le`
+-- NULL carrying the count and the sum.
+
+-- name: metrics_submissions
+SELECT count(*) AS n FROM quotations;
+
+-- name: metrics_quotations
+SELECT status, count(*) AS n FROM quotations GROUP BY status;
+
+-- name: metrics_jobs
+SELECT queue_name, task_name, status::text AS status, count(*) AS n
+FROM procrastinate_jobs GROUP BY queue_name, task_name, status;
+
+-- name: metrics_attempt_failures
+SELECT task_name, count(*) AS n FROM job_failures GROUP BY task_name;
+
+-- name: metrics_waiting
+-- Per queue, how long the oldest job that could run now has waited for a worker.
+SELECT j.queue_name,
+       extract(epoch FROM now() - min(coalesce(j.scheduled_at, d.at)))::float8 AS seconds
+FROM procrastinate_jobs j
+LEFT JOIN LATERAL (
+    SELECT min(e.at) AS at FROM procrastinate_events e
+    WHERE e.job_id = j.id AND e.type = 'deferred'
+) d ON true
+WHERE j.status = 'todo' AND (j.scheduled_at IS NULL OR j.scheduled_at <= now())
+GROUP BY j.queue_name;
+
+-- name: metrics_stalled
+SELECT count(*) AS n FROM running_jobs
+WHERE worker_gone OR heartbeat_age > make_interval(secs => %(seconds)s::float8);
+
+-- name: metrics_oldest_waiting_quotation
+SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS seconds
+FROM quotations WHERE status IN ('queued', 'generating', 'delivering');
+
+-- name: metrics_job_duration_seconds
+WITH samples AS (
+    SELECT task_name, outcome, seconds FROM job_runs WHERE ended_at > now() - interval '1 hour'
+)
+SELECT task_name, outcome, b.le, count(*) FILTER (WHERE s.seconds <= b.le) AS n,
+       NULL::float8 AS total
+FROM samples s CROSS JOIN unnest(%(buckets)s::float8[]) AS b(le)
+GROUP BY task_name, outcome, b.le
+UNION ALL
+SELECT task_name, outcome, NULL, count(*), sum(seconds) FROM samples GROUP BY task_name, outcome;
+
+-- name: metrics_conversion_seconds
+SELECT b.le, count(*) FILTER (WHERE c.seconds <= b.le) AS n, NULL::float8 AS total
+FROM unnest(%(buckets)s::float8[]) AS b(le) LEFT JOIN pdf_conversions c ON true
+GROUP BY b.le
+UNION ALL
+SELECT NULL, count(*), coalesce(sum(seconds), 0) FROM pdf_conversions;
+
+-- name: metrics_submit_to_sent_seconds
+WITH samples AS (
+    SELECT extract(epoch FROM sent_at - created_at)::float8 AS seconds
+    FROM quotations WHERE sent_at IS NOT NULL
+)
+SELECT b.le, count(*) FILTER (WHERE s.seconds <= b.le) AS n, NULL::float8 AS total
+FROM unnest(%(buckets)s::float8[]) AS b(le) LEFT JOIN samples s ON true
+GROUP BY b.le
+UNION ALL
+SELECT NULL, count(*), coalesce(sum(seconds), 0) FROM samples;
