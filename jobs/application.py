@@ -15,6 +15,7 @@ import threading
 
 import procrastinate
 
+from quote_service import logging as structured_logging
 from quote_service.config import ConfigError, Settings, load_dotenv_file
 from quote_service.generate.converter import Converter
 from quote_service.services import Services
@@ -26,10 +27,12 @@ try:
     settings = Settings.from_env()
 except ConfigError as exc:
     sys.exit(f"configuration error: {exc}")
+# Before procrastinate configures logging (it imports the app first, then does nothing).
+structured_logging.configure(settings)
 
 app = procrastinate.App(
     connector=procrastinate.PsycopgConnector(conninfo=settings.database_url),
-    import_paths=["jobs.tasks"],
+    import_paths=["jobs.tasks", "jobs.maintenance"],
     worker_defaults={"update_heartbeat_interval": settings.worker_heartbeat_seconds,
                      "stalled_worker_timeout": settings.stalled_worker_seconds},
 )

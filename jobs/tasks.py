@@ -14,6 +14,7 @@ import psycopg
 from jobs.application import app, converter, services, settings
 from jobs.retry import PipelineRetry
 from quote_service import db, pipeline, queue
+from quote_service import logging as structured_logging
 from quote_service.deliver.step import fail_delivery
 from quote_service.deliver.step import send_quotation as send_step
 from quote_service.generate.step import generate_pdf as generate_step
@@ -35,6 +36,16 @@ STALLED_AFTER_SECONDS = settings.stalled_worker_seconds
 def _run(context: procrastinate.JobContext, step: str, quotation_id: int,
          body: Callable[[], str], on_last_failure: Callable[[psycopg.Connection, str], None]
          | None = None) -> str:
+    """Run a step with every log line tagged with the job id and the quotation's number."""
+    with db.transaction(services().pool) as conn:
+        row = db.fetch_one(conn, "get_quotation", id=quotation_id)
+    with structured_logging.job_context(context.job.id, quotation_id, row and row["number"]):
+        return _run_step(context, step, quotation_id, body, on_last_failure)
+
+
+def _run_step(context: procrastinate.JobContext, step: str, quotation_id: int,
+              body: Callable[[], str],
+              on_last_failure: Callable[[psycopg.Connection, str], None] | None) -> str:
     job = context.job
     extra = {"job_id": job.id, "quotation_id": quotation_id, "task": job.task_name}
     try:

@@ -29,13 +29,20 @@ def create_app(settings: Settings | None = None, config: dict[str, Any] | None =
     app.config.update(config or {})
     app.extensions["quote_service"] = Services(settings)
 
-    from quote_service.web import api, errors, health, pages, webhooks
+    from quote_service.web import api, auth, dashboard, errors, health, metrics, pages, webhooks
 
     errors.register(app)
+    auth.install(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(dashboard.bp)
+    app.register_blueprint(metrics.bp)
+    if not app.testing:
+        from quote_service import logging as structured_logging
+
+        structured_logging.configure(settings)
 
     @app.context_processor
     def _csrf() -> dict[str, Any]:

@@ -9,6 +9,8 @@ import click
 
 from quote_service import db, pipeline, quotations
 from quote_service import migrate as migrations
+from quote_service.accounts.cli import tokens as tokens_commands
+from quote_service.accounts.cli import users as users_commands
 from quote_service.config import ConfigError, Settings, load_dotenv_file
 from quote_service.domain.money import plain_amount
 
@@ -156,3 +158,5 @@ def demo(port: int, timeout: float) -> None:
         raise click.ClickException(f"database unavailable: {exc}") from None
 
 
+main.add_command(users_commands)
+main.add_command(tokens_commands)

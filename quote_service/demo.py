@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -19,7 +20,11 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from quote_service import db
+from quote_service.accounts import tokens, users
 from quote_service.config import PROJECT_ROOT, Settings
+
+DEMO_ADMIN = "admin@example.com"
 
 SAMPLE = {
     "customer": {"name": "Smith & Sons <Ltd>", "email": "buyer@example.com",
@@ -86,8 +91,22 @@ def wait_until(check: Callable[[], bool], timeout: float, interval: float = 0.2)
     return False
 
 
+def demo_token(settings: Settings, echo) -> tuple[str, int]:
+    """An API token of the demo admin, created (with a printed password) on first use."""
+    with db.connect(settings.database_url) as conn:
+        user = users.get_by_email(conn, DEMO_ADMIN)
+        if user is None:
+            password = secrets.token_urlsafe(12)
+            user = users.create(conn, DEMO_ADMIN, role="admin", password=password,
+                                name="Demo admin")
+            echo(f"created the admin {DEMO_ADMIN} with password {password} (shown once)")
+        return tokens.create(conn, user, "demo")
+
+
 def run_demo(settings: Settings, *, port: int, timeout: float, echo=print) -> int:
     base = f"http://127.0.0.1:{port}"
+    token, token_id = demo_token(settings, echo)
+    auth = {"Authorization": f"Bearer {token}"}
     logs = PROJECT_ROOT / "var" / "log"
     env = {**os.environ, "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", base)}
     echo(f"starting the web server on {base} and a worker (logs in {logs})")
@@ -101,7 +120,7 @@ def run_demo(settings: Settings, *, port: int, timeout: float, echo=print) -> in
             return 1
         started = time.monotonic()
         status, body = http_json("POST", f"{base}/api/quotations", SAMPLE,
-                                 {"Idempotency-Key": f"demo-{dt.datetime.now():%Y%m%d%H%M%S%f}"})
+                                 {**auth, "Idempotency-Key": f"demo-{dt.datetime.now():%Y%m%d%H%M%S%f}"})
         if status != 202:
             echo(f"submission refused: {status} {body}")
             return 1
@@ -110,7 +129,7 @@ def run_demo(settings: Settings, *, port: int, timeout: float, echo=print) -> in
 
         def finished() -> bool:
             nonlocal detail
-            detail = http_json("GET", f"{base}{body['links']['self']}")[1]
+            detail = http_json("GET", f"{base}{body['links']['self']}", headers=auth)[1]
             return detail.get("status") in ("sent", "failed")
 
         if not wait_until(finished, timeout, 0.1):
@@ -130,4 +149,6 @@ def run_demo(settings: Settings, *, port: int, timeout: float, echo=print) -> in
     finally:
         stop(worker)
         stop(web)
+        with db.connect(settings.database_url) as conn:
+            tokens.revoke(conn, token_id)
         echo("stopped the web server and the worker")

@@ -90,6 +90,67 @@ def app(settings: Settings):
     flask_app.extensions["quote_service"].close()
 
 
+TEST_PASSWORD = "test password, not secret"
+
+
+@pytest.fixture(scope="session")
+def test_password_hash() -> str:
+    """Hashed once per run: argon2id is slow on purpose (~0.2 s)."""
+    from quote_service.accounts import passwords
+
+    return passwords.hash_password(TEST_PASSWORD)
+
+
 @pytest.fixture
-def client(app):
+def make_user(database_url: str, test_password_hash: str):
+    """`make_user("viewer")`: a user with that role (email `<role>@example.com` unless given),
+    whose password is TEST_PASSWORD."""
+    from quote_service.accounts import users
+
+    def make(role: str = "admin", email: str | None = None):
+        email = email or f"{role}@example.com"
+        with psycopg.connect(database_url, autocommit=True) as connection:
+            return users.get_by_email(connection, email) or users.insert(
+                connection, email, role=role, password_hash=test_password_hash)
+
+    return make
+
+
+@pytest.fixture
+def api_token(database_url: str, make_user):
+    """`api_token("sales")`: a fresh API token of the user with that role."""
+    from quote_service.accounts import tokens
+
+    def make(role: str = "admin") -> str:
+        user = make_user(role)
+        with psycopg.connect(database_url, autocommit=True) as connection:
+            return tokens.create(connection, user, "tests")[0]
+
+    return make
+
+
+@pytest.fixture
+def client_as(app, make_user, api_token):
+    """`client_as("viewer")`: a test client signed in as that role, whose requests also carry
+    that user's API token (so both the pages and the API accept it)."""
+    from quote_service.web.auth import start_session
+
+    def make(role: str = "admin"):
+        test_client = app.test_client()
+        with test_client.session_transaction() as session:
+            start_session(session, make_user(role))
+        test_client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {api_token(role)}"
+        return test_client
+
+    return make
+
+
+@pytest.fixture
+def client(client_as):
+    """Signed in as an admin, who may do everything: tests of other concerns than access."""
+    return client_as("admin")
+
+
+@pytest.fixture
+def anonymous_client(app):
     return app.test_client()

@@ -19,6 +19,7 @@ from flask import (
     Response,
     abort,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -273,9 +274,8 @@ def resend_quotation(quotation_id: int):
 # --- the PDF ------------------------------------------------------------------------------------
 
 def _signed_in() -> bool:
-    """Whether the visitor is one of the sales team. There are no user accounts yet, so every
-    visitor is; when login lands, this becomes the session check and nothing else changes."""
-    return True
+    """Whether the visitor is signed in (the access policy in web/auth.py set `g.user`)."""
+    return g.get("user") is not None
 
 
 def may_read_pdf(q: Quotation) -> bool:

@@ -28,6 +28,7 @@ def free_port() -> int:
 class Stack:
     env: dict[str, str]
     logs: Path
+    token: str = ""
     base_url: str = ""
     processes: list[subprocess.Popen] = field(default_factory=list)
 
@@ -49,10 +50,12 @@ class Stack:
         return worker
 
     def get(self, path: str) -> tuple[int, dict]:
-        return http_json("GET", self.base_url + path)
+        return http_json("GET", self.base_url + path,
+                         headers={"Authorization": f"Bearer {self.token}"})
 
     def post(self, path: str, body: dict | None = None, **headers: str) -> tuple[int, dict]:
-        return http_json("POST", self.base_url + path, body, headers)
+        return http_json("POST", self.base_url + path, body,
+                         {"Authorization": f"Bearer {self.token}", **headers})
 
     def wait_for(self, path: str, done: Callable[[dict], bool], timeout: float = 90) -> dict:
         last: dict = {}
@@ -82,7 +85,7 @@ class Stack:
 
 
 @pytest.fixture
-def stack(settings, tmp_path) -> Iterator[Stack]:
+def stack(settings, tmp_path, api_token) -> Iterator[Stack]:
     env = {
         **os.environ,
         "DATABASE_URL": settings.database_url,
@@ -93,6 +96,6 @@ def stack(settings, tmp_path) -> Iterator[Stack]:
         "JOB_RETRY_BASE_SECONDS": "0",
         "CONVERTER": "soffice",
     }
-    running = Stack(env=env, logs=tmp_path / "logs")
+    running = Stack(env=env, logs=tmp_path / "logs", token=api_token("sales"))
     yield running
     running.stop_all()

@@ -261,9 +261,9 @@ def test_csrf_missing_or_wrong_is_refused_and_nothing_is_written(client, conn, t
     assert count(conn, "procrastinate_jobs") == 0
 
 
-def test_csrf_from_another_session_is_refused(app, client, conn):
+def test_csrf_from_another_session_is_refused(client_as, client, conn):
     data = filled(open_form(client))
-    other = app.test_client()
+    other = client_as("sales")
     assert other.post("/quotations/new", data=data).status_code == 400
     assert count(conn, "quotations") == 0
 
