@@ -59,7 +59,8 @@ def submit(file, idempotency_key: str | None) -> None:
     from decimal import Decimal
 
     from quote_service.domain.validation import ValidationFailed, parse_submission
-    from quote_service.services import Services, available_templates
+    from quote_service.generate.document import available_templates
+    from quote_service.services import Services
     from quote_service.submit.service import IdempotencyConflict
     from quote_service.submit.service import submit as submit_quotation
 
@@ -68,7 +69,7 @@ def submit(file, idempotency_key: str | None) -> None:
     except ValueError as exc:
         raise click.ClickException(f"malformed JSON: {exc}") from None
     try:
-        submission = parse_submission(payload, templates=available_templates())
+        submission = parse_submission(payload, templates=set(available_templates()))
     except ValidationFailed as exc:
         for error in exc.errors:
             click.echo(f"{error.field}: {error.message}", err=True)

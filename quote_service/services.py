@@ -12,15 +12,9 @@ from functools import cached_property
 from psycopg_pool import ConnectionPool
 
 from quote_service import db
-from quote_service.config import PROJECT_ROOT, Settings
+from quote_service.config import Settings
 from quote_service.deliver.mail import Mailer, make_mailer
 from quote_service.deliver.storage import Storage, make_storage
-
-TEMPLATES_DIR = PROJECT_ROOT / "docx_templates"
-
-
-def available_templates() -> set[str]:
-    return {path.stem for path in TEMPLATES_DIR.glob("*.docx")}
 
 
 class Services:

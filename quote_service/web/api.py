@@ -13,8 +13,8 @@ from quote_service.app import services
 from quote_service.domain.model import STATUSES, Delivery, Line, Quotation
 from quote_service.domain.money import plain_amount, plain_number
 from quote_service.domain.validation import ValidationFailed, parse_submission
+from quote_service.generate.document import available_templates
 from quote_service.links import pdf_path
-from quote_service.services import available_templates
 from quote_service.submit.service import IdempotencyConflict, submit
 from quote_service.web.errors import json_error
 from quote_service.web.openapi import OPENAPI
@@ -104,7 +104,7 @@ def create_quotation():
     if error is not None:
         return error
     try:
-        submission = parse_submission(payload, templates=available_templates())
+        submission = parse_submission(payload, templates=set(available_templates()))
     except ValidationFailed as exc:
         return jsonify({"errors": [e.as_dict() for e in exc.errors]}), 422
     key = request.headers.get("Idempotency-Key", "").strip() or None

@@ -38,8 +38,8 @@ from quote_service.domain.validation import (
     ValidationFailed,
     parse_submission,
 )
+from quote_service.generate.document import available_templates
 from quote_service.links import check_pdf_token, pdf_path
-from quote_service.services import available_templates
 from quote_service.submit.service import IdempotencyConflict, submit
 from quote_service.web import forms
 from quote_service.web.forms import QuotationForm
@@ -126,7 +126,7 @@ def create_quotation():
 
     payload = form.to_payload()
     try:
-        submission = parse_submission(payload, templates=available_templates())
+        submission = parse_submission(payload, templates=set(available_templates()))
     except ValidationFailed as exc:
         errors = forms.errors_by_input(exc.errors, form.filled_rows())
         return _render_form(form, errors), 422

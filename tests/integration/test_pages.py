@@ -12,7 +12,7 @@ import pytest
 from quote_service import db, links
 from quote_service.deliver.storage.base import sha256_hex
 from quote_service.domain.validation import parse_submission
-from quote_service.services import available_templates
+from quote_service.generate.document import available_templates
 from quote_service.submit.service import submit
 
 pytestmark = pytest.mark.integration
@@ -120,7 +120,7 @@ def create(app, **overrides: Any):
                    "tax_rate": "20"}],
         **overrides,
     }
-    submission = parse_submission(payload, templates=available_templates())
+    submission = parse_submission(payload, templates=set(available_templates()))
     with app.app_context():
         pool = app.extensions["quote_service"].pool
         return submit(pool, submission).quotation
