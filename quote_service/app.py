@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hmac
 import secrets
 from typing import Any
 
-from flask import Flask, g, request, session
+from flask import Flask, abort, g, request, session
 
 from quote_service.config import Settings, load_dotenv_file
 from quote_service.services import Services
@@ -62,6 +63,21 @@ def csrf_token() -> str:
     if "csrf" not in session:
         session["csrf"] = secrets.token_urlsafe(32)
     return session["csrf"]
+
+
+def csrf_valid() -> bool:
+    """Whether the POSTed form carries this session's token: another site cannot make a
+    signed-in browser submit a form here."""
+    sent = request.form.get("csrf_token", "")
+    expected = session.get("csrf", "")
+    return bool(expected) and hmac.compare_digest(sent.encode(), expected.encode())
+
+
+def check_csrf() -> None:
+    """Refuse (400) a form POST that fails `csrf_valid`."""
+    if not csrf_valid():
+        abort(400, description="This form has expired or did not come from this site. "
+                               "Go back, reload the page and try again.")
 
 
 def client_ip() -> str:

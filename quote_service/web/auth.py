@@ -58,7 +58,7 @@ from quote_service.accounts import tokens, users
 from quote_service.accounts.ratelimit import LoginLimited, LoginLimits
 from quote_service.accounts.signin import sign_in
 from quote_service.accounts.users import ROLES, User
-from quote_service.app import client_ip, services
+from quote_service.app import client_ip, csrf_valid, services
 from quote_service.links import check_pdf_token
 from quote_service.web.errors import json_error
 
@@ -260,11 +260,6 @@ def start_session(store, user: User) -> None:
     store[SIGNED_IN_AT_KEY] = int(time.time())
 
 
-def _csrf_ok() -> bool:
-    sent = request.form.get("csrf_token", "")
-    expected = session.get("csrf", "")
-    return bool(expected) and hmac.compare_digest(sent.encode(), expected.encode())
-
 
 def _login_page(*, next_url: str, email: str = "", error: str | None = None,
                 status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -280,7 +275,7 @@ def login():
             return redirect(next_url, 303)
         return _login_page(next_url=next_url)
     email = request.form.get("email", "").strip()
-    if not _csrf_ok():
+    if not csrf_valid():
         return _login_page(next_url=next_url, email=email, status=400,
                            error="This form has expired. Please sign in again.")
     limits: LoginLimits = current_app.config["LOGIN_LIMITS"]
@@ -304,7 +299,7 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    if not _csrf_ok():
+    if not csrf_valid():
         abort(400, description="This form has expired or did not come from this site.")
     session.clear()
     flash("You have signed out.", "info")

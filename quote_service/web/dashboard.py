@@ -23,7 +23,6 @@ records, so a job and its quotation never disagree:
 from __future__ import annotations
 
 import datetime as dt
-import hmac
 import json
 import logging
 from collections.abc import Callable
@@ -41,13 +40,12 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from procrastinate import sql as procrastinate_sql
 
 from quote_service import db, pipeline, queue, quotations
-from quote_service.app import services
+from quote_service.app import check_csrf, services
 from quote_service.deliver.step import fail_delivery
 from quote_service.domain.model import STATUSES as QUOTATION_STATUSES
 from quote_service.domain.model import Quotation
@@ -96,11 +94,7 @@ def _authorize_post() -> None:
     """Refuse an action from a viewer (403), then one whose form did not come from our page."""
     if not can_act():
         abort(403, description="Your account can view the dashboard but not act on jobs.")
-    sent = request.form.get("csrf_token", "")
-    expected = session.get("csrf", "")
-    if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
-        abort(400, description="This form has expired or did not come from this site. "
-                               "Go back, reload the page and try again.")
+    check_csrf()
 
 
 @bp.context_processor

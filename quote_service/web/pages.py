@@ -8,7 +8,6 @@ carries the session's CSRF token. The pages call the same domain functions as th
 from __future__ import annotations
 
 import datetime as dt
-import hmac
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
@@ -23,12 +22,11 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 
 from quote_service import db, pipeline, quotations
-from quote_service.app import services
+from quote_service.app import check_csrf, services
 from quote_service.deliver.storage.base import StorageError
 from quote_service.domain.model import STATUSES, Quotation
 from quote_service.domain.money import MINOR_UNITS, format_amount, plain_number
@@ -87,14 +85,6 @@ def when_filter(value: dt.datetime | None, seconds: bool = False) -> str:
     return value.astimezone(dt.UTC).strftime(pattern)
 
 
-def check_csrf() -> None:
-    """Refuse a POST whose hidden token does not match the session's: another site cannot
-    make a signed-in browser submit, retry or resend."""
-    sent = request.form.get("csrf_token", "")
-    expected = session.get("csrf", "")
-    if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
-        abort(400, description="This form has expired or did not come from this site. "
-                               "Go back, reload the page and try again.")
 
 
 # --- the form -----------------------------------------------------------------------------------
