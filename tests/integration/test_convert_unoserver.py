@@ -10,7 +10,6 @@ import subprocess
 import sys
 import textwrap
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
@@ -24,6 +23,7 @@ from quote_service.generate.converters import (
 )
 from quote_service.generate.converters.process_group import group_members, office_pipes
 from quote_service.generate.document import render_docx, sample_context
+from tests.support.processes import group_commands
 
 pytestmark = pytest.mark.integration
 
@@ -34,24 +34,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def live_group_members(pgid: int) -> list[str]:
-    """Command lines of live (non-zombie) processes in process group `pgid`."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            found.append(command)
-    return found
-
-
 def has_office(pgid: int) -> bool:
-    return any("soffice.bin" in command for command in live_group_members(pgid))
+    return any("soffice.bin" in command for command in group_commands(pgid))
 
 
 def customer_in(pdf: bytes) -> str:
@@ -134,7 +118,7 @@ def test_timeout_kills_the_group_and_the_instance_comes_back(tmp_path):
         with pytest.raises(ConversionTimeout, match="process group was killed"):
             pool.convert(quotation_for("Customer slow", lines=135), timeout=0.02)
 
-        assert live_group_members(hung) == []  # no soffice.bin, oosplash or unoserver left
+        assert group_commands(hung) == []  # no soffice.bin, oosplash or unoserver left
         pdf = pool.convert(quotation_for("Customer next"))
         assert customer_in(pdf) == "Customer next"
         assert instance.pgid != hung and has_office(instance.pgid)
@@ -160,8 +144,8 @@ def test_restart_after_max_conversions_and_close_leaves_nothing(tmp_path):
         pool.close()
 
     assert first != second
-    assert live_group_members(first) == []
-    assert live_group_members(second) == []
+    assert group_commands(first) == []
+    assert group_commands(second) == []
     assert not instance.running
     assert not any(pipe.exists() for pipe in pipes)  # a killed office leaves its pipe behind
     assert not (instance.folder / "profile").exists()
@@ -196,7 +180,7 @@ def test_a_later_pool_kills_the_orphans_of_a_killed_worker(tmp_path):
     pool = UnoserverConverter(slots=1, base_port=base_port, runtime_dir=tmp_path)
     try:
         pool.start()
-        assert live_group_members(orphan) == []
+        assert group_commands(orphan) == []
         assert pool.instances[0].port == port  # the same pair, reclaimed
         assert customer_in(pool.convert(quotation_for("Customer again"))) == "Customer again"
     finally:
