@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import zipfile
 
@@ -9,6 +10,7 @@ import pytest
 from docx import Document
 
 from quote_service.generate.document import (
+    TEMPLATES_DIR,
     DocumentError,
     available_templates,
     render_docx,
@@ -195,3 +197,20 @@ def test_sample_context_has_the_contract_keys():
         "net", "tax", "total",
     }
     assert len(sample_context(135)["lines"]) == 135
+
+
+def test_the_committed_template_is_what_its_script_builds():
+    """standard.docx is generated: an edit by hand, or a script change without a rebuild, fails."""
+    script = TEMPLATES_DIR / "make_standard.py"
+    spec = importlib.util.spec_from_file_location("make_standard", script)
+    make_standard = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_standard)
+
+    built = make_standard.stable_bytes(make_standard.build())
+    assert built == (TEMPLATES_DIR / "standard.docx").read_bytes(), (
+        f"run: .venv/bin/python {script.relative_to(TEMPLATES_DIR.parent)}")
+    with zipfile.ZipFile(io.BytesIO(built)) as archive:
+        names = set(archive.namelist())
+    # What LibreOffice would parse on every conversion for nothing.
+    assert not {"word/stylesWithEffects.xml", "word/numbering.xml"} & names
+    assert "w:latentStyles" not in part_xml(built, "word/styles.xml")
