@@ -543,7 +543,7 @@ def test_a_recorded_pdf_missing_from_storage_is_404(app, client, conn):
     assert client.get(f"/quotations/{q.id}/pdf").status_code == 404
 
 
-@pytest.mark.parametrize("name", ["app.css", "app.js"])
+@pytest.mark.parametrize("name", ["app.css", "app.js", "favicon.svg"])
 def test_static_assets_are_served(client, name):
     with client.get(f"/assets/{name}") as response:
         assert response.status_code == 200

@@ -1,0 +1,277 @@
+"""The pages in a real browser: Debian's headless Chromium, driven with Playwright, against real
+gunicorn and worker processes. A sales user fills the form and follows the quotation to its PDF;
+an admin watches a job fail on the dashboard, fixes the cause and retries it from there.
+
+With SAVE_SCREENSHOTS=1 the screenshots go to docs/screenshots/ (the ones the README shows);
+otherwise to the test's temporary folder, so a test run never changes the tree.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+
+from quote_service.demo import stop
+from tests.conftest import TEST_PASSWORD
+from tests.samples import sample_payload
+
+CHROMIUM = Path("/usr/bin/chromium")
+LAUNCH_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+               "--disable-background-networking"]
+VIEWPORT = {"width": 1280, "height": 800}
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+PIPELINE_TIMEOUT_MS = 90_000
+
+pytestmark = [
+    pytest.mark.acceptance,
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM} "
+                       "(scripts/setup.sh --with-browser installs Debian's chromium)"),
+]
+
+CUSTOMER = {"name": "Ana Pereira", "email": "ana@pereira.example", "company": "Pereira & Filhos Lda",
+            "address": "Rua das Flores 12\n4050-262 Porto\nPortugal"}
+LINES = [
+    {"description": "Espresso machine, dual boiler", "quantity": "1", "unit_price": "2450.00",
+     "tax_rate": "23", "discount_pct": ""},
+    {"description": "Barista training (half day)", "quantity": "2", "unit_price": "180",
+     "tax_rate": "23", "discount_pct": "10"},
+]
+# 2450.00 + 324.00 net; 563.50 + 74.52 tax
+TOTAL = "3,412.02"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def open_page(browser, stack) -> Iterator[Callable[..., Page]]:
+    """`open_page(javascript=True)`: a fresh browser context on the stack's web server (started
+    on first use). Errors a page throws or logs fail the test."""
+    contexts = []
+    errors: list[str] = []
+
+    def open_(*, javascript: bool = True) -> Page:
+        if not stack.base_url:
+            stack.start_web()
+        context = browser.new_context(base_url=stack.base_url, viewport=VIEWPORT,
+                                      java_script_enabled=javascript)
+        context.set_default_timeout(30_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda exc: errors.append(f"{page.url}: {exc}"))
+        page.on("console", lambda msg: msg.type == "error" and errors.append(
+            f"{page.url}: {msg.text}"))
+        return page
+
+    yield open_
+    for context in contexts:
+        context.close()
+    assert not errors, errors
+
+
+@pytest.fixture
+def screenshot(tmp_path) -> Callable[[Page, str], Path]:
+    folder = SCREENSHOTS if os.environ.get("SAVE_SCREENSHOTS") == "1" else tmp_path / "screenshots"
+
+    def take(page: Page, name: str) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.png"
+        page.screenshot(path=path, full_page=True, animations="disabled")
+        return path
+
+    return take
+
+
+def sign_in(page: Page, path: str, email: str) -> None:
+    """Open `path`, get sent to the login page, sign in, and land back on `path`."""
+    page.goto(path)
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(re.escape(path) + "$"))
+
+
+def fill_customer(page: Page) -> None:
+    for name, value in CUSTOMER.items():
+        page.locator(f"#customer_{name}").fill(value)
+
+
+def fill_line(page: Page, row: int, line: dict[str, str]) -> None:
+    for name, value in line.items():
+        page.locator(f"#lines-{row}-{name}").fill(value)
+
+
+def card(page: Page, title: str) -> Locator:
+    """The section of the page under the heading `title`."""
+    return page.locator("section", has=page.get_by_role("heading", name=title, exact=True))
+
+
+def status_badge(page: Page) -> Locator:
+    return page.locator("h1 .badge")
+
+
+def wait_until_sent(page: Page, stack) -> None:
+    """The detail page follows the pipeline by itself (app.js polls the API and reloads)."""
+    try:
+        expect(status_badge(page)).to_have_text("sent", timeout=PIPELINE_TIMEOUT_MS)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{stack.all_logs()}") from None
+
+
+def reload_until(page: Page, locator: Locator, stack, timeout: float = 90) -> None:
+    """For pages that do not refresh the part under test by themselves."""
+    deadline = time.monotonic() + timeout
+    while locator.count() == 0:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{locator} never appeared on {page.url}\n{stack.all_logs()}")
+        time.sleep(1)
+        page.reload()
+
+
+def contrast(color: str, background: str) -> float:
+    """WCAG's contrast ratio of two CSS `rgb(...)` colours (4.5 is the minimum for text)."""
+    def luminance(css: str) -> float:
+        channels = [int(v) / 255 for v in re.findall(r"\d+", css)[:3]]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    light, dark = sorted((luminance(color), luminance(background)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def test_sign_out_is_legible_on_the_top_bar_and_signs_out(open_page, make_user):
+    page = open_page()
+    sign_in(page, "/quotations", make_user("sales").email)
+    button = page.get_by_role("button", name="Sign out")
+    bar = page.locator(".topbar").evaluate("e => getComputedStyle(e).backgroundColor")
+    colour = "e => getComputedStyle(e).color"
+    assert contrast(button.evaluate(colour), bar) >= 4.5
+    button.hover()
+    assert contrast(button.evaluate(colour), bar) >= 4.5
+
+    button.click()
+    expect(page).to_have_url(re.compile(r"/login$"))
+    expect(page.locator(".flash-info")).to_have_text("You have signed out.")
+    page.goto("/quotations")
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+
+
+def test_sales_user_fills_the_form_and_gets_the_pdf(open_page, stack, make_user, settings,
+                                                     screenshot):
+    stack.start_web()
+    stack.start_worker()
+    sales = make_user("sales")
+    page = open_page()
+    sign_in(page, "/quotations/new", sales.email)
+
+    fill_customer(page)
+    page.get_by_label("Notes").fill("Delivery and installation within two weeks of the order.")
+    fill_line(page, 0, LINES[0])
+    page.evaluate("window.notReloaded = true")
+    page.get_by_role("button", name="+ Add line").click()
+    fill_line(page, 1, LINES[1])
+    expect(page.locator("[data-line]")).to_have_count(2)
+    assert page.evaluate("window.notReloaded === true")  # app.js added the row in the page
+    screenshot(page, "form")
+
+    page.locator("[data-submit]").click()
+    expect(page).to_have_url(re.compile(r"/quotations/\d+$"))
+    quotation_id = int(page.url.rsplit("/", 1)[1])
+    expect(page.locator(".flash-success")).to_contain_text("created")
+    wait_until_sent(page, stack)
+
+    rows = card(page, "Lines").locator("tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_contain_text(LINES[0]["description"])
+    expect(rows.nth(1)).to_contain_text(LINES[1]["description"])
+    expect(page.locator(".grand-total")).to_contain_text(TOTAL)
+    expect(page.locator(".customer-name")).to_have_text(CUSTOMER["name"])
+    expect(page.locator(".step-done")).to_have_count(4)
+    expect(card(page, "Deliveries").locator("tbody")).to_contain_text("accepted")
+    screenshot(page, "detail")
+
+    pdf_link = page.get_by_role("link", name="Open PDF")
+    href = pdf_link.get_attribute("href")
+    assert href == f"/quotations/{quotation_id}/pdf"
+    response = page.request.get(href)  # the context's session cookie comes along
+    assert response.status == 200
+    assert response.headers["content-type"] == "application/pdf"
+    body = response.body()
+    assert body.startswith(b"%PDF")
+    stored = stack.get(f"/api/quotations/{quotation_id}")[1]["pdf"]["key"]
+    assert body == (settings.storage_dir / stored).read_bytes()
+
+
+def test_the_form_works_without_javascript(open_page, make_user):
+    sales = make_user("sales")
+    page = open_page(javascript=False)
+    sign_in(page, "/quotations/new", sales.email)
+
+    fill_customer(page)
+    fill_line(page, 0, LINES[0])
+    page.get_by_role("button", name="+ Add line").click()  # a round trip: the server adds it
+    expect(page.locator("[data-line]")).to_have_count(2)
+    expect(page.locator("#customer_name")).to_have_value(CUSTOMER["name"])
+    expect(page.locator("#lines-0-description")).to_have_value(LINES[0]["description"])
+    fill_line(page, 1, LINES[1])
+    page.locator("[data-submit]").click()
+
+    expect(page).to_have_url(re.compile(r"/quotations/\d+$"))
+    expect(status_badge(page)).to_have_text("queued")  # no worker runs in this test
+    expect(page.locator(".grand-total")).to_contain_text(TOTAL)
+    expect(card(page, "Lines").locator("tbody tr")).to_have_count(2)
+
+
+def test_admin_sees_a_failed_job_on_the_dashboard_and_retries_it(open_page, stack, make_user,
+                                                                  tmp_path, screenshot):
+    stack.start_web()
+    # The PDF cannot be stored: the storage folder is a file. One attempt, then failed.
+    not_a_folder = tmp_path / "not-a-folder"
+    not_a_folder.write_text("")
+    broken = stack.start_worker(name="broken-worker", STORAGE_DIR=str(not_a_folder),
+                                JOB_MAX_ATTEMPTS="1")
+    status, created = stack.post("/api/quotations", sample_payload())
+    assert status == 202, created
+    number = created["number"]
+
+    admin = make_user("admin")
+    page = open_page()
+    sign_in(page, "/dashboard", admin.email)
+    failed_row = card(page, "Latest failed jobs").locator("tbody tr", has_text=number)
+    reload_until(page, failed_row, stack)
+    expect(failed_row).to_contain_text("generate_pdf")
+    expect(failed_row.locator(".badge")).to_have_text("failed")
+    expect(failed_row.locator(".dash-error")).to_contain_text(
+        f"StorageError: could not store quotations/{number[2:6]}/{number}-v1.pdf")
+    expect(page.locator("[data-queue='documents'][data-status='failed']")).to_have_text("1")
+
+    stop(broken)
+    stack.processes.remove(broken)
+    stack.start_worker(name="fixed-worker")
+    failed_row.get_by_role("button", name="Retry").click()
+    expect(page).to_have_url(re.compile(r"/dashboard$"))
+    expect(page.locator(".flash-success")).to_contain_text(f"Quotation {number} resumed")
+    expect(failed_row).to_contain_text("followed by #")
+
+    failed_row.get_by_role("link", name=number).click()
+    expect(page).to_have_url(re.compile(rf"/quotations/{created['id']}$"))
+    wait_until_sent(page, stack)
+
+    page.get_by_role("link", name="Queue").click()
+    expect(page.locator("[data-queue='delivery'][data-status='succeeded']")).to_have_text("1")
+    expect(page.locator("[data-queue='documents'][data-status='succeeded']")).to_have_text("1")
+    expect(failed_row.locator(".dash-error")).to_contain_text("StorageError")
+    screenshot(page, "dashboard")
