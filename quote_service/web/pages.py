@@ -28,7 +28,7 @@ from flask import (
 from quote_service import db, pipeline, quotations
 from quote_service.app import check_csrf, services
 from quote_service.deliver.storage.base import StorageError
-from quote_service.domain.model import STATUSES, Quotation
+from quote_service.domain.model import STATUSES, Event, Quotation
 from quote_service.domain.money import MINOR_UNITS, format_amount, plain_number
 from quote_service.domain.validation import (
     DEFAULT_VALIDITY_DAYS,
@@ -191,10 +191,12 @@ class Step:
     at: dt.datetime | None
 
 
-def progress(q: Quotation) -> list[Step]:
-    """The pipeline as four steps, with the time each one was reached when it is known."""
+def progress(q: Quotation, events: list[Event]) -> list[Step]:
+    """The pipeline as four steps, with the time each one was reached when it is known: a
+    step is reached when the previous one is done (delivering starts as the PDF is stored)."""
     labels = ("Queued", "Generating PDF", "Delivering", "Sent")
-    times = (q.created_at, q.pdf_generated_at, None, q.sent_at)
+    generating = next((e.at for e in events if e.kind == "generating"), None)
+    times = (q.created_at, generating, q.pdf_generated_at, q.sent_at)
     if q.status == "failed":
         if q.failed_step == pipeline.GENERATE:
             failed = 1
@@ -226,7 +228,7 @@ def quotation_detail(quotation_id: int):
         lines=detail.lines,
         deliveries=detail.deliveries,
         events=list(reversed(detail.events)),
-        steps=progress(q),
+        steps=progress(q, detail.events),
         active=q.status in ACTIVE_STATUSES,
         pdf_url=pdf_path(q.id) if q.pdf_key else None,
         can_retry=q.status == "failed",

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from quote_service import db, links
+from quote_service import db, links, pipeline
 from quote_service.deliver.storage.base import sha256_hex
 from quote_service.domain.validation import parse_submission
 from quote_service.generate.document import available_templates
@@ -378,6 +378,17 @@ def test_detail_shows_lines_status_and_progress(app, client):
     # Submitted events are listed; no retry for a queued quotation.
     assert "submitted" in html
     assert f"/quotations/{q.id}/retry" not in html
+
+
+def test_each_reached_step_shows_when_it_was_reached(app, client, conn):
+    q = create(app)
+    pipeline.begin_generation(conn, q.id, job_id=None)
+    store_pdf(app, conn, q.id)  # PDF stored and sent
+    html = client.get(f"/quotations/{q.id}").get_data(as_text=True)
+    steps = re.findall(r'<li class="step step-done".*?<span class="step-time">(.*?)</span>', html,
+                       re.S)
+    assert len(steps) == 4
+    assert all(re.fullmatch(r"<time datetime=.*UTC</time>", at) for at in steps), steps
 
 
 def test_detail_of_a_missing_quotation_is_404(client):
