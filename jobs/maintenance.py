@@ -11,36 +11,12 @@ operators a week to look at a job on the dashboard before it goes.
 from __future__ import annotations
 
 import logging
-import os
-import sys
-from collections.abc import Mapping
 
 import procrastinate
 
-from jobs.application import app
-from quote_service.config import ConfigError
+from jobs.application import app, settings
 
 logger = logging.getLogger("quote_service.jobs.maintenance")
-
-DEFAULT_RETENTION_HOURS = 168
-
-
-def retention_hours(env: Mapping[str, str] | None = None) -> int:
-    """JOB_RETENTION_HOURS, a whole number of hours, at least 1."""
-    raw = (os.environ if env is None else env).get("JOB_RETENTION_HOURS", "").strip()
-    if not raw:
-        return DEFAULT_RETENTION_HOURS
-    if not raw.isdigit() or int(raw) < 1:
-        raise ConfigError(f"JOB_RETENTION_HOURS={raw!r} is invalid: expected a whole number of "
-                          "hours, at least 1")
-    return int(raw)
-
-
-# Read when the worker imports this module: a bad value stops it at once with one line.
-try:
-    RETENTION_HOURS = retention_hours()
-except ConfigError as exc:
-    sys.exit(f"configuration error: {exc}")
 
 
 # Every hour, at minute 7 (five fields: procrastinate's optional sixth, seconds, is not used).
@@ -50,7 +26,7 @@ async def delete_finished_jobs(context: procrastinate.JobContext, timestamp: int
     """Delete succeeded, failed, cancelled and aborted jobs (and their procrastinate_events)
     whose last event is older than the retention, with procrastinate's own statement."""
     await context.app.job_manager.delete_old_jobs(
-        nb_hours=RETENTION_HOURS, include_failed=True, include_cancelled=True,
+        nb_hours=settings.job_retention_hours, include_failed=True, include_cancelled=True,
         include_aborted=True,
     )
-    logger.info("deleted jobs finished more than %d hours ago", RETENTION_HOURS)
+    logger.info("deleted jobs finished more than %d hours ago", settings.job_retention_hours)

@@ -6,7 +6,8 @@ import hmac
 import secrets
 from typing import Any
 
-from flask import Flask, abort, g, request, session
+from flask import Flask, abort, request, session
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from quote_service.config import Settings, load_dotenv_file
 from quote_service.services import Services
@@ -29,6 +30,11 @@ def create_app(settings: Settings | None = None, config: dict[str, Any] | None =
     )
     app.config.update(config or {})
     app.extensions["quote_service"] = Services(settings)
+    if settings.trusted_proxies:
+        # Behind N reverse proxies, the client's address (login limits per IP) and scheme are
+        # the ones the proxies saw, taken from the last N X-Forwarded-* entries only.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
     from quote_service.web import api, auth, dashboard, errors, health, metrics, pages, webhooks
 
@@ -79,6 +85,3 @@ def check_csrf() -> None:
         abort(400, description="This form has expired or did not come from this site. "
                                "Go back, reload the page and try again.")
 
-
-def client_ip() -> str:
-    return g.get("client_ip") or request.remote_addr or "?"

@@ -78,7 +78,10 @@ class Settings:
     stalled_worker_seconds: int = 30
     stalled_check_seconds: int = 15
     retry_base_seconds: float = 2.0
+    job_retention_hours: int = 168
     db_pool_timeout: float = 3.0
+    trusted_proxies: int = 0
+    metrics_token: str | None = None
     company_name: str = "Northwind Supplies Ltd"
     company_address: str = "12 Harbour Road\nBristol BS1 4XX\nUnited Kingdom"
     log_format: str = "text"
@@ -114,7 +117,10 @@ class Settings:
             stalled_worker_seconds=_number(env, "STALLED_WORKER_SECONDS", 30, int, 2),
             stalled_check_seconds=_number(env, "STALLED_CHECK_SECONDS", 15, int, 1),
             retry_base_seconds=_number(env, "JOB_RETRY_BASE_SECONDS", 2.0, float, 0),
+            job_retention_hours=_number(env, "JOB_RETENTION_HOURS", 168, int, 1),
             db_pool_timeout=_number(env, "DB_POOL_TIMEOUT", 3.0, float, 0.1),
+            trusted_proxies=_number(env, "TRUSTED_PROXIES", 0, int, 0),
+            metrics_token=env.get("METRICS_TOKEN") or None,
             company_name=env.get("COMPANY_NAME") or cls.company_name,
             company_address=(env.get("COMPANY_ADDRESS") or cls.company_address).replace("\\n", "\n"),
             log_format=_choice(env, "LOG_FORMAT", "text", ("text", "json")),

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import hmac
 import math
-import os
 import re
 import time
 from urllib.parse import urlsplit
@@ -58,7 +57,7 @@ from quote_service.accounts import tokens, users
 from quote_service.accounts.ratelimit import LoginLimited, LoginLimits
 from quote_service.accounts.signin import sign_in
 from quote_service.accounts.users import ROLES, User
-from quote_service.app import client_ip, csrf_valid, services
+from quote_service.app import csrf_valid, services
 from quote_service.links import check_pdf_token
 from quote_service.web.errors import json_error
 
@@ -217,7 +216,7 @@ def _metrics_gate() -> ResponseReturnValue | None:
     """/metrics tells how busy the service is and which steps fail: serve it on a network only
     Prometheus reaches (or let the proxy refuse it), or set METRICS_TOKEN and give Prometheus
     `authorization: {credentials: <it>}`."""
-    expected = current_app.config.get("METRICS_TOKEN")
+    expected = services().settings.metrics_token
     if not expected:
         return None
     sent = request.headers.get("Authorization", "")
@@ -281,7 +280,7 @@ def login():
     limits: LoginLimits = current_app.config["LOGIN_LIMITS"]
     try:
         user = sign_in(services().pool, email, request.form.get("password", ""),
-                       ip=client_ip(), limits=limits)
+                       ip=request.remote_addr or "?", limits=limits)
     except LoginLimited as exc:
         minutes = math.ceil(exc.retry_after / 60)
         return _login_page(
@@ -307,11 +306,8 @@ def logout():
 
 
 def install(app: Flask) -> None:
-    """Register the sign-in pages and the access policy (idempotent). The policy runs first,
-    before any other before_request hook."""
-    if "auth" in app.blueprints:
-        return
-    app.config.setdefault("METRICS_TOKEN", os.environ.get("METRICS_TOKEN") or None)
+    """Register the sign-in pages and the access policy. The policy runs first, before any
+    other before_request hook."""
     app.config.setdefault("AUTH_SESSION_LIFETIME", DEFAULT_SESSION_LIFETIME)
     app.config.setdefault("LOGIN_LIMITS", LoginLimits())
     app.register_blueprint(bp)

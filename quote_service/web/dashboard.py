@@ -33,9 +33,7 @@ import psycopg
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
-    g,
     jsonify,
     redirect,
     render_template,
@@ -49,6 +47,7 @@ from quote_service.app import check_csrf, services
 from quote_service.deliver.step import fail_delivery
 from quote_service.domain.model import STATUSES as QUOTATION_STATUSES
 from quote_service.domain.model import Quotation
+from quote_service.web import auth
 
 logger = logging.getLogger("quote_service.web.dashboard")
 
@@ -74,20 +73,10 @@ class ActionRefused(Exception):
 # --- who may act --------------------------------------------------------------------------------
 
 def can_act() -> bool:
-    """Whether the visitor may change the queue; everyone who reaches the page may look.
-
-    With user accounts installed, their before_request sets `g.user` on every request (None
-    for a visitor who is not signed in): only a user whose `.role` is "admin" acts.
-
-    Without an accounts system, `g` has no `user` at all. Then the DASHBOARD_OPEN setting
-    decides, and it defaults to True so that the dashboard's actions work today, for the
-    operators who reach it behind the company's network or proxy. Set DASHBOARD_OPEN=False to
-    make the dashboard read-only until accounts exist.
-    """
-    if "user" in g:
-        user = g.get("user")
-        return user is not None and getattr(user, "role", None) == "admin"
-    return bool(current_app.config.get("DASHBOARD_OPEN", True))
+    """Whether the visitor may change the queue (an admin); viewers only look. The access
+    policy refuses their POSTs before any view runs; this decides which buttons are shown."""
+    user = auth.current_user()
+    return user is not None and auth.may(user.role, "POST", "/dashboard")
 
 
 def _authorize_post() -> None:

@@ -33,16 +33,9 @@ def webhook_probe():
     return "webhook"
 
 
-def metrics_probe():
-    return "metrics"
-
-
 def build(settings, **config):
     app = create_app(settings, {"TESTING": True, **config})
-    auth.install(app)
     app.register_blueprint(probe)
-    if not any(rule.rule == "/metrics" for rule in app.url_map.iter_rules()):
-        app.add_url_rule("/metrics", "metrics_probe", metrics_probe)
     return app
 
 
@@ -277,6 +270,25 @@ def test_failures_from_one_address_are_limited_across_emails(settings, make_user
     app.extensions["quote_service"].close()
 
 
+def test_behind_a_trusted_proxy_the_limit_is_per_client_not_per_proxy(settings, make_user):
+    behind_proxy = dataclasses.replace(settings, trusted_proxies=1)
+    app = build(behind_proxy, LOGIN_LIMITS=ratelimit.LoginLimits(per_email=5, per_ip=3))
+    make_user("sales")
+    proxy = app.test_client()  # every request comes from the proxy's own address
+
+    def via_proxy(client_address: str, email: str, password: str = PASSWORD):
+        proxy.environ_base["HTTP_X_FORWARDED_FOR"] = f"203.0.113.99, {client_address}"
+        return login(proxy, email, password)
+
+    for n in range(3):
+        assert via_proxy("198.51.100.1", f"guess{n}@example.com", "wrong").status_code == 200
+    assert via_proxy("198.51.100.1", "sales@example.com").status_code == 429
+    # Another client behind the same proxy is not locked out; only the last hop is trusted,
+    # so a client cannot pick its address by sending its own X-Forwarded-For.
+    assert via_proxy("198.51.100.2", "sales@example.com").status_code == 303
+    app.extensions["quote_service"].close()
+
+
 # --- pages and dashboard ------------------------------------------------------------------------
 
 def test_pages_redirect_to_login_with_next(anon):
@@ -444,7 +456,7 @@ def test_metrics_are_open_without_metrics_token(anon):
 
 
 def test_metrics_need_the_metrics_token_when_it_is_set(settings):
-    app = build(settings, METRICS_TOKEN="scrape-secret")
+    app = build(dataclasses.replace(settings, metrics_token="scrape-secret"))
     client = app.test_client()
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import re
-from types import SimpleNamespace
 
 import pytest
-from flask import g
 
 from quote_service import db, pipeline
 from quote_service.deliver.step import fail_delivery
@@ -14,7 +12,6 @@ from quote_service.web import dashboard
 from tests.integration.test_dashboard_scenario import (
     CSRF,
     add_worker,
-    build_app,
     fail_last_attempt,
     finish_job,
     job_status,
@@ -32,16 +29,10 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def app(settings):
-    flask_app = build_app(settings)
-    yield flask_app
-    flask_app.extensions["quote_service"].close()
-
-
-@pytest.fixture
-def client(app):
-    test_client = app.test_client()
-    with_csrf(test_client, app)
+def client(client_as):
+    """An admin, with a known CSRF token for the dashboard's forms."""
+    test_client = client_as("admin")
+    with_csrf(test_client)
     return test_client
 
 
@@ -326,24 +317,17 @@ def test_deleting_finished_jobs_keeps_recent_ones_and_every_record(client, servi
 
 # --- who may act ------------------------------------------------------------------------------
 
-def as_role(app, role: str | None) -> None:
-    """What the accounts system does on every request: `g.user` is set, None when signed out."""
-    @app.before_request
-    def _user() -> None:
-        g.user = None if role is None else SimpleNamespace(role=role, email="x@example.com")
-
-
-@pytest.mark.parametrize("role", ["viewer", "sales", None])
-def test_only_an_admin_acts(app, client, services, conn, role):
-    as_role(app, role)
+def test_a_viewer_sees_but_does_not_act(client_as, services, conn):
+    viewer = client_as("viewer")
+    with_csrf(viewer)
     quotation, failed_job = failed_quotation(services, conn)
     waiting = latest_job(conn, new_quotation(services).id)["id"]
 
-    html = client.get("/dashboard").get_data(as_text=True)
+    html = viewer.get("/dashboard").get_data(as_text=True)
     assert "Read-only" in html
     assert "/retry\"" not in html and "Retry all failed" not in html
     assert "/dashboard/delete-finished" not in html
-    detail = client.get(f"/dashboard/jobs/{failed_job}").get_data(as_text=True)
+    detail = viewer.get(f"/dashboard/jobs/{failed_job}").get_data(as_text=True)
     assert f"/dashboard/jobs/{failed_job}/retry" not in detail
 
     for path, form in ((f"/dashboard/jobs/{failed_job}/retry", {}),
@@ -351,34 +335,16 @@ def test_only_an_admin_acts(app, client, services, conn, role):
                        (f"/dashboard/jobs/{waiting}/cancel", {}),
                        ("/dashboard/retry-failed", {"confirm": "yes"}),
                        ("/dashboard/delete-finished", {"hours": "1"})):
-        assert post(client, path, **form).status_code == 403, path
+        assert post(viewer, path, **form).status_code == 403, path
     assert quotation_status(conn, quotation.id) == "failed"
     assert job_status(conn, waiting) == "todo"
 
 
-def test_an_admin_acts(app, client, services, conn):
-    as_role(app, "admin")
+def test_an_admin_acts(client, services, conn):
     quotation, failed_job = failed_quotation(services, conn)
     assert "Retry all failed (1)" in client.get("/dashboard").get_data(as_text=True)
     assert post(client, f"/dashboard/jobs/{failed_job}/retry").status_code == 303
     assert quotation_status(conn, quotation.id) == "queued"
-
-
-def test_without_accounts_dashboard_open_decides():
-    """No accounts system: nothing sets `g.user`, and DASHBOARD_OPEN (default True) decides."""
-    from flask import Flask
-
-    bare = Flask(__name__)
-    for config, expected in (({}, True), ({"DASHBOARD_OPEN": False}, False),
-                             ({"DASHBOARD_OPEN": True}, True)):
-        bare.config.pop("DASHBOARD_OPEN", None)
-        bare.config.update(config)
-        with bare.test_request_context("/dashboard"):
-            assert dashboard.can_act() is expected
-            g.user = None  # accounts installed, nobody signed in: never, whatever the setting
-            assert dashboard.can_act() is False
-            g.user = SimpleNamespace(role="admin")
-            assert dashboard.can_act() is True
 
 
 def test_actions_need_the_forms_csrf_token(client, services, conn):

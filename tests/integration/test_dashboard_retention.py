@@ -10,7 +10,6 @@ import croniter
 import procrastinate
 import pytest
 
-from quote_service.config import ConfigError
 from tests.integration.test_dashboard_scenario import (
     fail_last_attempt,
     finish_job,
@@ -39,7 +38,7 @@ def test_finished_jobs_past_the_retention_go_and_every_record_stays(database_url
     old_failed = latest_job(conn, failed.id)["id"]
     fail_last_attempt(conn, failed.id, old_failed, error="boom", traceback="Traceback ...")
     for job_id in (old_generate, old_send, old_failed):
-        shift_job_events(conn, job_id, seconds_ago=(maintenance.RETENTION_HOURS + 1) * 3600)
+        shift_job_events(conn, job_id, seconds_ago=(maintenance.settings.job_retention_hours + 1) * 3600)
     recent = new_quotation(services)
     recent_job = latest_job(conn, recent.id)["id"]
     store_pdf(conn, recent.id, recent_job)
@@ -75,13 +74,3 @@ def test_it_runs_every_hour_on_the_maintenance_queue():
     assert [runs.get_next(dt.datetime) for _ in range(2)] == [
         dt.datetime(2026, 11, 28, 11, 7, tzinfo=dt.UTC),
         dt.datetime(2026, 11, 28, 12, 7, tzinfo=dt.UTC)]
-
-
-def test_retention_is_read_from_the_environment():
-    from jobs.maintenance import DEFAULT_RETENTION_HOURS, retention_hours
-
-    assert retention_hours({}) == DEFAULT_RETENTION_HOURS == 168
-    assert retention_hours({"JOB_RETENTION_HOURS": " 24 "}) == 24
-    for bad in ("0", "-3", "1.5", "week"):
-        with pytest.raises(ConfigError, match="JOB_RETENTION_HOURS"):
-            retention_hours({"JOB_RETENTION_HOURS": bad})

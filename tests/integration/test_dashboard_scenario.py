@@ -9,11 +9,8 @@ from __future__ import annotations
 import datetime as dt
 
 import psycopg
-from flask import Flask
 
 from quote_service import pipeline
-from quote_service.app import create_app
-from quote_service.config import Settings
 from quote_service.deliver.storage.base import StoredObject
 from quote_service.domain.model import Quotation
 from quote_service.domain.validation import parse_submission
@@ -24,31 +21,8 @@ from tests.samples import sample_payload
 CSRF = "test-csrf-token"
 
 
-def build_app(settings: Settings) -> Flask:
-    """The app with the dashboard and /metrics registered, whether or not the factory does."""
-    from quote_service.web import dashboard, metrics
-
-    app = create_app(settings, {"TESTING": True})
-    for blueprint in (dashboard.bp, metrics.bp):
-        if blueprint.name not in app.blueprints:
-            app.register_blueprint(blueprint)
-    return app
-
-
-def with_csrf(client, app: Flask | None = None) -> None:
-    """Give the test client's session a CSRF token; when the app runs the accounts' access
-    policy, sign it in as an admin first (tests that need another role set `g.user` after)."""
-    if app is not None and "auth" in app.blueprints:
-        from quote_service import db
-        from quote_service.accounts import users
-        from quote_service.web import auth
-
-        with db.transaction(app.extensions["quote_service"].pool) as conn:
-            admin = (users.get_by_email(conn, "admin@example.com")
-                     or users.insert(conn, "admin@example.com", role="admin",
-                                     password_hash="not-used-by-these-tests"))
-        with client.session_transaction() as session:
-            auth.start_session(session, admin)
+def with_csrf(client) -> None:
+    """Give the test client's session a known CSRF token, for posting forms."""
     with client.session_transaction() as session:
         session["csrf"] = CSRF
 

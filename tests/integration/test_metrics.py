@@ -8,6 +8,7 @@ from prometheus_client.openmetrics.parser import (
 )
 from prometheus_client.parser import text_string_to_metric_families
 
+from quote_service.app import create_app
 from tests.integration.test_dashboard_scenario import (
     add_worker,
     fail_last_attempt,
@@ -19,16 +20,14 @@ from tests.integration.test_dashboard_scenario import (
     start_job,
     store_pdf,
 )
-from tests.integration.test_dashboard_scenario import build_app as build
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def client(settings):
-    flask_app = build(settings)
-    yield flask_app.test_client()
-    flask_app.extensions["quote_service"].close()
+def client(anonymous_client):
+    """/metrics is open when METRICS_TOKEN is not set."""
+    return anonymous_client
 
 
 def scrape(client) -> dict:
@@ -147,7 +146,7 @@ def test_a_database_that_is_down_is_reported_not_raised(settings):
 
     down = dataclasses.replace(settings, database_url="postgresql://127.0.0.1:1/none",
                                db_pool_timeout=0.5)
-    flask_app = build(down)
+    flask_app = create_app(down, {"TESTING": True})
     try:
         families = scrape(flask_app.test_client())
         assert values(families["quote_service_database_up"]) == {(): 0.0}

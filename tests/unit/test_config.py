@@ -8,6 +8,8 @@ def test_defaults_are_the_embedded_backends():
     assert (settings.storage_backend, settings.mail_backend, settings.converter) == (
         "local", "outbox", "auto")
     assert settings.database_url == "postgresql:///quote_service"
+    assert (settings.job_retention_hours, settings.trusted_proxies, settings.metrics_token) == (
+        168, 0, None)
 
 
 @pytest.mark.parametrize(("env", "variable"), [
@@ -24,6 +26,9 @@ def test_defaults_are_the_embedded_backends():
     ({"STORAGE_BACKEND": "gcs", "GCS_BUCKET": "b", "SIGNED_URL_SECONDS": "700000"},
      "SIGNED_URL_SECONDS"),
     ({"SENDGRID_WEBHOOK_PUBLIC_KEY": "not a key"}, "SENDGRID_WEBHOOK_PUBLIC_KEY"),
+    ({"JOB_RETENTION_HOURS": "0"}, "JOB_RETENTION_HOURS"),
+    ({"JOB_RETENTION_HOURS": "1.5"}, "JOB_RETENTION_HOURS"),
+    ({"TRUSTED_PROXIES": "-1"}, "TRUSTED_PROXIES"),
 ])
 def test_bad_configuration_fails_with_one_line_naming_the_variable(env, variable):
     with pytest.raises(ConfigError) as info:
