@@ -7,27 +7,12 @@ import sys
 
 import click
 
-from quote_service import db, pipeline, quotations
 from quote_service import migrate as migrations
+from quote_service import pipeline, quotations
 from quote_service.accounts.cli import tokens as tokens_commands
 from quote_service.accounts.cli import users as users_commands
-from quote_service.config import ConfigError, Settings, load_dotenv_file
 from quote_service.domain.money import plain_amount
-
-
-def _settings() -> Settings:
-    load_dotenv_file()
-    try:
-        return Settings.from_env()
-    except ConfigError as exc:
-        raise click.ClickException(f"configuration error: {exc}") from None
-
-
-def _connect(settings: Settings):
-    try:
-        return db.connect(settings.database_url)
-    except db.DatabaseUnavailable as exc:
-        raise click.ClickException(f"database unavailable: {exc}") from None
+from quote_service.shell import connection, database_errors, settings
 
 
 @click.group()
@@ -38,12 +23,8 @@ def main() -> None:
 @main.command()
 def migrate() -> None:
     """Apply procrastinate's schema and the project's migrations (idempotent)."""
-    settings = _settings()
-    try:
-        with db.connect(settings.database_url) as conn:
-            applied = migrations.migrate(conn)
-    except db.DatabaseUnavailable as exc:
-        raise click.ClickException(f"database unavailable: {exc}") from None
+    with connection() as conn:
+        applied = migrations.migrate(conn)
     if applied:
         for version in applied:
             click.echo(f"applied {version}")
@@ -74,14 +55,13 @@ def submit(file, idempotency_key: str | None) -> None:
         for error in exc.errors:
             click.echo(f"{error.field}: {error.message}", err=True)
         raise click.ClickException("invalid quotation, nothing was written") from None
-    services = Services(_settings(), pool_size=1)
+    services = Services(settings(), pool_size=1)
     try:
-        result = submit_quotation(services.pool, submission, idempotency_key=idempotency_key,
-                                  payload=payload)
+        with database_errors():
+            result = submit_quotation(services.pool, submission,
+                                      idempotency_key=idempotency_key, payload=payload)
     except IdempotencyConflict:
         raise click.ClickException("idempotency key already used with another body") from None
-    except db.DatabaseUnavailable as exc:
-        raise click.ClickException(f"database unavailable: {exc}") from None
     finally:
         services.close()
     q = result.quotation
@@ -95,7 +75,7 @@ def submit(file, idempotency_key: str | None) -> None:
 @click.option("--limit", default=20, show_default=True)
 def status(quotation_id: int | None, status_filter: str | None, limit: int) -> None:
     """One quotation's pipeline, or the latest quotations."""
-    with _connect(_settings()) as conn:
+    with connection() as conn:
         if quotation_id is None:
             for q in quotations.list_page(conn, status=status_filter, before=None, limit=limit):
                 click.echo(f"{q.id}\t{q.number}\t{q.status:<10}\t"
@@ -117,7 +97,7 @@ def status(quotation_id: int | None, status_filter: str | None, limit: int) -> N
 
 
 def _act(quotation_id: int, action) -> None:
-    with _connect(_settings()) as conn:
+    with connection() as conn:
         try:
             with conn.transaction():
                 action(conn, quotation_id)
@@ -150,13 +130,12 @@ def demo(port: int, timeout: float) -> None:
     PDF and email, print where they are, and stop what was started."""
     from quote_service.demo import run_demo
 
-    settings = _settings()
-    try:
-        with db.connect(settings.database_url) as conn:
-            migrations.migrate(conn)
-        sys.exit(run_demo(settings, port=port, timeout=timeout, echo=click.echo))
-    except db.DatabaseUnavailable as exc:
-        raise click.ClickException(f"database unavailable: {exc}") from None
+    current = settings()
+    with connection(current) as conn:
+        migrations.migrate(conn)
+    with database_errors():
+        code = run_demo(current, port=port, timeout=timeout, echo=click.echo)
+    sys.exit(code)
 
 
 main.add_command(users_commands)

@@ -11,27 +11,19 @@ from contextlib import contextmanager
 import click
 import psycopg
 
-from quote_service import db
 from quote_service.accounts import passwords
 from quote_service.accounts import tokens as api_tokens
 from quote_service.accounts import users as accounts
-from quote_service.config import ConfigError, Settings, load_dotenv_file
+from quote_service.shell import connection
 
 
 @contextmanager
 def _connection() -> Iterator[psycopg.Connection]:
     """One transaction per command: committed when the command succeeds, else rolled back and
     the reason printed as one line."""
-    load_dotenv_file()
     try:
-        settings = Settings.from_env()
-    except ConfigError as exc:
-        raise click.ClickException(f"configuration error: {exc}") from None
-    try:
-        with db.connect(settings.database_url) as conn:
+        with connection() as conn:
             yield conn
-    except db.DatabaseUnavailable as exc:
-        raise click.ClickException(f"database unavailable: {exc}") from None
     except (LookupError, accounts.UserExists, ValueError) as exc:
         # Not found, already exists, invalid email, role, name or password.
         raise click.ClickException(str(exc)) from None
