@@ -24,6 +24,11 @@ class Step:
 
 GENERATE_PDF = Step("generate_pdf", "documents")
 SEND_QUOTATION = Step("send_quotation", "delivery")
+MAINTENANCE_QUEUE = "maintenance"  # the periodic tasks: stalled jobs, retention
+QUEUES = (GENERATE_PDF.queue, SEND_QUOTATION.queue, MAINTENANCE_QUEUE)
+# procrastinate's job statuses ("aborting" is a transient request, shown with "doing").
+JOB_STATUSES = ("todo", "doing", "succeeded", "failed", "cancelled", "aborted")
+FINISHED_STATUSES = ("succeeded", "failed", "cancelled", "aborted")
 
 
 def quotation_lock(quotation_id: int) -> str:

@@ -54,9 +54,6 @@ logger = logging.getLogger("quote_service.web.dashboard")
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard", template_folder="templates",
                static_folder="static", static_url_path="/static")
 
-JOB_STATUSES = ("todo", "doing", "succeeded", "failed", "cancelled", "aborted")
-FINISHED_STATUSES = ("succeeded", "failed", "cancelled", "aborted")
-KNOWN_QUEUES = (queue.GENERATE_PDF.queue, queue.SEND_QUOTATION.queue, "maintenance")
 WAITING_QUOTATIONS = ("queued", "generating", "delivering")
 STEP_OF_TASK = {queue.GENERATE_PDF.task_name: pipeline.GENERATE,
                 queue.SEND_QUOTATION.task_name: pipeline.SEND}
@@ -88,7 +85,7 @@ def _authorize_post() -> None:
 
 @bp.context_processor
 def _template_globals() -> dict[str, Any]:
-    return {"can_act": can_act(), "job_statuses": JOB_STATUSES,
+    return {"can_act": can_act(), "job_statuses": queue.JOB_STATUSES,
             "refresh_seconds": REFRESH_SECONDS}
 
 
@@ -135,8 +132,8 @@ def read_counts(conn: psycopg.Connection) -> Counts:
     """Jobs per queue and status; the pipeline's queues and the six statuses always show, so a
     zero is visible as a zero."""
     rows = db.fetch_all(conn, "dashboard_counts")
-    statuses = list(JOB_STATUSES) + sorted({r["status"] for r in rows} - set(JOB_STATUSES))
-    queues = list(KNOWN_QUEUES) + sorted({r["queue_name"] for r in rows} - set(KNOWN_QUEUES))
+    statuses = list(queue.JOB_STATUSES) + sorted({r["status"] for r in rows} - set(queue.JOB_STATUSES))
+    queues = list(queue.QUEUES) + sorted({r["queue_name"] for r in rows} - set(queue.QUEUES))
     cells = {q: dict.fromkeys(statuses, 0) for q in queues}
     for row in rows:
         cells[row["queue_name"]][row["status"]] = row["jobs"]
@@ -252,9 +249,9 @@ def _filter(name: str) -> str | None:
 @bp.get("/jobs")
 def list_jobs():
     status, task, queue_name = _filter("status"), _filter("task"), _filter("queue")
-    if status is not None and status not in (*JOB_STATUSES, "aborting"):
+    if status is not None and status not in (*queue.JOB_STATUSES, "aborting"):
         abort(400, description=f"Unknown status {status!r}: use one of "
-                               f"{', '.join(JOB_STATUSES)}.")
+                               f"{', '.join(queue.JOB_STATUSES)}.")
     raw_before = _filter("before")
     if raw_before is not None and not raw_before.isdigit():
         abort(400, description="'before' must be a job id (a positive whole number).")
@@ -394,7 +391,7 @@ def delete_finished(conn: psycopg.Connection, hours: int) -> int:
     their events, deliveries and job_failures are other tables and stay."""
     with conn.cursor() as cur:
         cur.execute(procrastinate_sql.queries["delete_old_jobs"],
-                    {"nb_hours": hours, "queue": None, "statuses": list(FINISHED_STATUSES)})
+                    {"nb_hours": hours, "queue": None, "statuses": list(queue.FINISHED_STATUSES)})
         return cur.rowcount
 
 

@@ -28,11 +28,10 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.utils import floatToGoString
 
-from quote_service import db
+from quote_service import db, queue
 from quote_service.app import services
 from quote_service.domain.model import STATUSES as QUOTATION_STATUSES
 from quote_service.services import Services
-from quote_service.web.dashboard import JOB_STATUSES, KNOWN_QUEUES
 
 logger = logging.getLogger("quote_service.web.metrics")
 
@@ -89,7 +88,7 @@ class DatabaseCollector:
         yield submissions
 
         by_status = dict.fromkeys(QUOTATION_STATUSES, 0)
-        for row in db.fetch_all(conn, "metrics_quotations"):
+        for row in db.fetch_all(conn, "dashboard_quotation_counts"):
             by_status[row["status"]] = row["n"]
         quotations = GaugeMetricFamily(f"{PREFIX}_quotations", "Quotations per status.",
                                        labels=["status"])
@@ -111,7 +110,7 @@ class DatabaseCollector:
             "Per queue, how long the oldest job that could run now has waited (0: none waits).",
             labels=["queue"])
         ages = {row["queue_name"]: row["seconds"] for row in db.fetch_all(conn, "metrics_waiting")}
-        for name in sorted(set(KNOWN_QUEUES) | set(ages)):
+        for name in sorted(set(queue.QUEUES) | set(ages)):
             waiting.add_metric([name], max(0.0, ages.get(name) or 0.0))
         yield waiting
 
@@ -154,7 +153,7 @@ class DatabaseCollector:
         """The queue, twice: per queue and status (its depth is status="todo"), and per task
         and status (how each task's jobs ended, as far back as jobs are kept)."""
         rows = db.fetch_all(conn, "metrics_jobs")
-        per_queue = {(q, s): 0 for q in KNOWN_QUEUES for s in JOB_STATUSES}
+        per_queue = {(q, s): 0 for q in queue.QUEUES for s in queue.JOB_STATUSES}
         per_task: dict[tuple[str, str], int] = {}
         for row in rows:
             key = (row["queue_name"], row["status"])

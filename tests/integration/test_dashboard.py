@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from quote_service import db, pipeline
+from quote_service import db, pipeline, queue
 from quote_service.deliver.step import fail_delivery
 from quote_service.web import dashboard
 from tests.integration.test_dashboard_scenario import (
@@ -84,7 +84,7 @@ def test_counts_per_queue_and_status_in_page_and_json(client, services, conn):
     assert body["queues"]["documents"] == {"todo": 1, "doing": 0, "succeeded": 0, "failed": 1,
                                            "cancelled": 0, "aborted": 0}
     assert body["queues"]["maintenance"]["succeeded"] == 1
-    assert body["queues"]["delivery"] == dict.fromkeys(dashboard.JOB_STATUSES, 0)
+    assert body["queues"]["delivery"] == dict.fromkeys(queue.JOB_STATUSES, 0)
     assert body["totals"]["todo"] == 1 and body["totals"]["failed"] == 1
 
 
