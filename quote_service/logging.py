@@ -41,17 +41,6 @@ def job_context(job_id: int | None, quotation_id: int | None = None,
         _context.reset(token)
 
 
-def bind(**fields: Any) -> None:
-    """Add to the current job's tags once more is known (e.g. the number, read in the step)."""
-    current = _context.get()
-    if current is not None:
-        _context.set({**current, **fields})
-
-
-def current() -> dict[str, Any]:
-    return dict(_context.get() or {})
-
-
 class ContextFilter(logging.Filter):
     """Copy the current job's tags onto a record, without overwriting what `extra=` set.
     procrastinate's own lines carry the job as `record.job` (a dict): its id is used too."""

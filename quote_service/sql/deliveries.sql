@@ -5,9 +5,6 @@ INSERT INTO deliveries (quotation_id, kind, recipient)
 VALUES (%(quotation_id)s, %(kind)s, %(recipient)s)
 RETURNING *;
 
--- name: get_delivery
-SELECT * FROM deliveries WHERE id = %(id)s;
-
 -- name: lock_delivery
 SELECT * FROM deliveries WHERE id = %(id)s FOR UPDATE;
 

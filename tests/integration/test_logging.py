@@ -75,16 +75,16 @@ def test_text_lines_show_the_tags(root_logger):
     assert third.endswith("INFO quote_service.jobs idle")
 
 
-def test_extra_wins_over_the_context_and_bind_adds_the_number(root_logger):
+def test_extra_wins_over_the_context(root_logger):
     stream = configured("json")
     log = logging.getLogger("quote_service.jobs")
-    with qs_logging.job_context(41, 7):
-        qs_logging.bind(quotation_number="Q-2026-0007")
+    with qs_logging.job_context(41, 7, "Q-2026-0007"):
         log.info("attempt failed", extra={"job_id": 99, "task": "generate_pdf"})
-    entry = json.loads(lines(stream)[0])
+    log.info("idle")
+    entry, after = (json.loads(line) for line in lines(stream))
     assert (entry["job_id"], entry["quotation_number"], entry["task"]) == (
         99, "Q-2026-0007", "generate_pdf")
-    assert qs_logging.current() == {}
+    assert "job_id" not in after and "quotation_number" not in after
 
 
 def test_the_tags_follow_a_sync_task_into_its_worker_thread(root_logger):
