@@ -197,8 +197,8 @@ else
         sql_literal() { printf "'%s'" "${1//\'/\'\'}"; }
         sql_ident() { printf '"%s"' "${1//\"/\"\"}"; }
         if [ "$(as_postgres psql "${pg_admin_args[@]}" -c "select 1 from pg_roles where rolname = $(sql_literal "$DB_USER")")" != 1 ]; then
-            info "creating superuser role $DB_USER"
-            as_postgres psql "${pg_admin_args[@]}" -c "create role $(sql_ident "$DB_USER") login superuser"
+            info "creating role $DB_USER (may create databases: the tests make their own)"
+            as_postgres psql "${pg_admin_args[@]}" -c "create role $(sql_ident "$DB_USER") login createdb"
         fi
         if [ -n "$DB_PASSWORD" ]; then
             as_postgres psql "${pg_admin_args[@]}" \
