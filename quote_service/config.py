@@ -7,14 +7,18 @@ naming the variable instead of a traceback deep inside a job.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEVELOPMENT_SECRET_KEY = "dev-only-not-secret"
+MIN_SECRET_KEY_LENGTH = 32
 
 
 class ConfigError(Exception):
@@ -41,6 +45,23 @@ def _number(env: Mapping[str, str], name: str, default: float, cast=float, minim
     return value
 
 
+def _is_loopback(url: str) -> bool:
+    """Whether `url` names this machine only (localhost, 127.0.0.0/8, ::1): a service reachable
+    under another name is reachable by others."""
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return False
+    if not host:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _path(env: Mapping[str, str], name: str, default: str) -> Path:
     path = Path(env.get(name) or default)
     return path if path.is_absolute() else PROJECT_ROOT / path
@@ -49,7 +70,7 @@ def _path(env: Mapping[str, str], name: str, default: str) -> Path:
 @dataclasses.dataclass(frozen=True)
 class Settings:
     database_url: str = "postgresql:///quote_service"
-    secret_key: str = "dev-only-not-secret"
+    secret_key: str = DEVELOPMENT_SECRET_KEY
     public_base_url: str = "http://localhost:8000"
 
     storage_backend: str = "local"
@@ -129,7 +150,8 @@ class Settings:
         return settings
 
     def check(self) -> None:
-        """Cross-field checks: a backend chosen without what it needs."""
+        """Cross-field checks: a backend chosen without what it needs, a guessable secret key."""
+        self._check_secret_key()
         try:
             conninfo_to_dict(self.database_url)
         except psycopg.ProgrammingError as exc:
@@ -154,6 +176,22 @@ class Settings:
                               "(WORKER_HEARTBEAT_SECONDS)")
         if "@" not in self.mail_from:
             raise ConfigError(f"MAIL_FROM={self.mail_from!r} is invalid: expected an email address")
+
+    def _check_secret_key(self) -> None:
+        """SECRET_KEY signs the session cookies and the PDF links: whoever knows it can sign in
+        as any user. The development value is public, so it is accepted only while
+        PUBLIC_BASE_URL says the service is reached from this machine alone."""
+        if _is_loopback(self.public_base_url):
+            return
+        if self.secret_key == DEVELOPMENT_SECRET_KEY:
+            problem = "is unset or the public development value"
+        elif len(self.secret_key.strip()) < MIN_SECRET_KEY_LENGTH:
+            problem = f"is too short (at least {MIN_SECRET_KEY_LENGTH} characters)"
+        else:
+            return
+        raise ConfigError(
+            f"SECRET_KEY {problem} while PUBLIC_BASE_URL={self.public_base_url} is not a local "
+            f"address; make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(48))'")
 
 
 def load_dotenv_file() -> None:

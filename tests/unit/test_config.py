@@ -35,3 +35,33 @@ def test_bad_configuration_fails_with_one_line_naming_the_variable(env, variable
         Settings.from_env(env)
     message = str(info.value)
     assert message.startswith(variable) and "\n" not in message
+
+
+STRONG_KEY = "x" * 32
+
+
+@pytest.mark.parametrize("env", [
+    {"PUBLIC_BASE_URL": "https://quotes.example.com"},
+    {"PUBLIC_BASE_URL": "https://quotes.example.com", "SECRET_KEY": "dev-only-not-secret"},
+    {"PUBLIC_BASE_URL": "https://quotes.example.com", "SECRET_KEY": "x" * 31},
+    {"PUBLIC_BASE_URL": "http://10.0.0.5:8000", "SECRET_KEY": " " * 40},
+    {"PUBLIC_BASE_URL": "http://0.0.0.0:8000"},
+    {"PUBLIC_BASE_URL": "http://localhost.example.com"},
+])
+def test_a_public_address_needs_a_real_secret_key(env):
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env(env)
+    message = str(info.value)
+    assert message.startswith("SECRET_KEY") and "\n" not in message
+    assert "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'" in message
+
+
+@pytest.mark.parametrize("env", [
+    {},
+    {"PUBLIC_BASE_URL": "http://127.0.0.1:8123"},
+    {"PUBLIC_BASE_URL": "http://[::1]:8000"},
+    {"PUBLIC_BASE_URL": "http://app.localhost:8000", "SECRET_KEY": "short"},
+    {"PUBLIC_BASE_URL": "https://quotes.example.com", "SECRET_KEY": STRONG_KEY},
+])
+def test_the_development_key_is_accepted_on_this_machine_only(env):
+    assert Settings.from_env(env).public_base_url
