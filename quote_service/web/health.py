@@ -4,10 +4,14 @@ process because Postgres is down."""
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, jsonify
 
 from quote_service import db, migrate
 from quote_service.app import services
+
+logger = logging.getLogger("quote_service.web")
 
 bp = Blueprint("health", __name__)
 
@@ -23,7 +27,9 @@ def readyz():
         with db.transaction(services().pool) as conn:
             pending = migrate.pending(conn)
     except db.DatabaseUnavailable as exc:
-        return jsonify({"status": "unavailable", "database": str(exc)}), 503
+        # Anyone may ask: the cause (host, port, user) goes to the log, not to the caller.
+        logger.error("readiness: database unavailable: %s", exc)
+        return jsonify({"status": "unavailable", "database": "unreachable"}), 503
     if pending:
         return jsonify({"status": "not migrated", "pending": pending}), 503
     return jsonify({"status": "ready"})

@@ -163,3 +163,16 @@ def test_database_down_gives_503_json_and_healthz_still_answers(settings):
         assert client.get("/readyz").status_code == 503
     finally:
         app.extensions["quote_service"].close()
+
+
+def test_readiness_keeps_the_database_error_for_the_log(settings, caplog):
+    down = dataclasses.replace(settings, database_url="postgresql://reader@127.0.0.1:9/none",
+                               db_pool_timeout=0.5)
+    app = create_app(down, {"TESTING": True})
+    try:
+        response = app.test_client().get("/readyz")
+    finally:
+        app.extensions["quote_service"].close()
+    assert response.status_code == 503
+    assert response.get_json() == {"status": "unavailable", "database": "unreachable"}
+    assert "127.0.0.1" in caplog.text and "reader" not in response.get_data(as_text=True)
