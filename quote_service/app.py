@@ -26,7 +26,6 @@ def create_app(settings: Settings | None = None, config: dict[str, Any] | None =
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.public_base_url.startswith("https://"),
-        JSON_SORT_KEYS=False,
     )
     app.config.update(config or {})
     app.extensions["quote_service"] = Services(settings)
