@@ -558,3 +558,15 @@ def test_a_recorded_pdf_missing_from_storage_is_404(app, client, conn):
 def test_static_assets_are_served(client, name):
     with client.get(f"/assets/{name}") as response:
         assert response.status_code == 200
+
+
+@pytest.mark.parametrize(("role", "shown"), [("viewer", False), ("sales", True), ("admin", True)])
+def test_retry_and_resend_buttons_only_for_roles_that_may_use_them(app, client_as, conn, role,
+                                                                   shown):
+    q = create(app)
+    store_pdf(app, conn, q.id)
+    fail(conn, q.id, step="send")  # a stored PDF whose email failed: both actions apply
+    html = client_as(role).get(f"/quotations/{q.id}").get_data(as_text=True)
+    assert (f'action="/quotations/{q.id}/retry"' in html) is shown
+    assert (f'action="/quotations/{q.id}/resend"' in html) is shown
+    assert f'href="/quotations/{q.id}/pdf"' in html
