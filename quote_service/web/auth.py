@@ -209,6 +209,7 @@ def _pdf_link_gate() -> ResponseReturnValue | None:
     if quotation is None or not check_pdf_token(services().settings, quotation, token):
         abort(403, description="This link is not valid for this quotation's PDF; ask the sender "
                                "for a new one.")
+    g.pdf_quotation = quotation  # the view serves this one instead of reading it again
     return None
 
 

@@ -37,7 +37,7 @@ from quote_service.domain.validation import (
     parse_submission,
 )
 from quote_service.generate.document import available_templates
-from quote_service.links import check_pdf_token, pdf_path
+from quote_service.links import pdf_path
 from quote_service.submit.service import IdempotencyConflict, submit
 from quote_service.web import forms
 from quote_service.web.forms import QuotationForm
@@ -265,29 +265,16 @@ def resend_quotation(quotation_id: int):
 
 # --- the PDF ------------------------------------------------------------------------------------
 
-def _signed_in() -> bool:
-    """Whether the visitor is signed in (the access policy in web/auth.py set `g.user`)."""
-    return g.get("user") is not None
-
-
-def may_read_pdf(q: Quotation) -> bool:
-    """ACCESS RULE for a quotation's PDF: a signed-in user OR anyone holding the token of the
-    link emailed to the customer (links.public_pdf_url). Keep both halves when adding login:
-    customers have no account and must still open their link."""
-    token = request.args.get("token") or None
-    if token is not None and not token.isascii():
-        token = None  # hmac.compare_digest refuses non-ASCII text, and no real token has any
-    return _signed_in() or check_pdf_token(services().settings, q, token)
-
-
 @bp.get("/quotations/<int:quotation_id>/pdf")
 def quotation_pdf(quotation_id: int):
-    with db.transaction(services().pool) as conn:
-        q = quotations.get(conn, quotation_id)
+    """Who may read it was decided by the access policy (web/auth.py): a signed-in user, or
+    anyone holding the emailed link's token, whose check loaded the quotation already."""
+    q = g.get("pdf_quotation")
+    if q is None:
+        with db.transaction(services().pool) as conn:
+            q = quotations.get(conn, quotation_id)
     if q is None:
         abort(404, description=f"Quotation {quotation_id} does not exist.")
-    if not may_read_pdf(q):
-        abort(403, description="This link is not valid for this quotation's PDF.")
     if q.pdf_key is None:
         abort(404, description=f"The PDF of {q.number} is not ready yet.")
     storage = services().storage
