@@ -1,6 +1,8 @@
-"""The OpenAPI 3.1 description of the JSON API, served at /api/openapi.json."""
+"""The OpenAPI 3.1 description of the JSON API, served at /api/openapi.json (public)."""
 
 from __future__ import annotations
+
+from quote_service.domain.model import STATUSES
 
 _DECIMAL = {"oneOf": [{"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}, {"type": "number"}]}
 _ERRORS = {
@@ -19,6 +21,21 @@ def _response(description: str, schema: dict | None = None) -> dict:
         body["content"] = {"application/json": {"schema": schema}}
     return body
 
+
+_STATUS = {"type": "string", "enum": list(STATUSES)}
+# Every operation needs a token (web/auth.py): 401 without a valid one; 403 where the token's
+# role may not act (viewers read, only sales and admin write).
+_UNAUTHORIZED = {"401": {
+    "description": "No token, or a token that is unknown, revoked or of a deactivated user",
+    "headers": {"WWW-Authenticate": {"schema": {"type": "string"},
+                                     "description": 'Bearer realm="quote-service"'}},
+    "content": {"application/json": {"schema": _ERROR}}}}
+_FORBIDDEN = {"403": _response("The token's role may not do this (viewers only read)", _ERROR)}
+
+_SECURITY_SCHEMES = {"bearer": {
+    "type": "http", "scheme": "bearer",
+    "description": "An API token from `quote-service tokens create <email> --name <name>`, sent "
+                   "as `Authorization: Bearer <token>`."}}
 
 _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
 _QUOTATION_REF = {"$ref": "#/components/schemas/Quotation"}
@@ -44,13 +61,13 @@ OPENAPI = {
                     "415": _response("Not JSON", _ERROR),
                     "422": _response("Invalid fields, all listed", _ERRORS),
                     "503": _response("Database unavailable", _ERROR),
+                    **_UNAUTHORIZED, **_FORBIDDEN,
                 },
             },
             "get": {
                 "summary": "List quotations, newest first (keyset pagination)",
                 "parameters": [
-                    {"name": "status", "in": "query", "schema": {"type": "string", "enum": [
-                        "queued", "generating", "delivering", "sent", "failed"]}},
+                    {"name": "status", "in": "query", "schema": _STATUS},
                     {"name": "limit", "in": "query",
                      "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
                     {"name": "before", "in": "query", "schema": {"type": "integer"},
@@ -59,28 +76,31 @@ OPENAPI = {
                 "responses": {"200": _response("A page", {"type": "object", "properties": {
                     "items": {"type": "array", "items": _QUOTATION_REF},
                     "next": {"type": ["string", "null"]}}}),
-                    "422": _response("Invalid parameters", _ERRORS)},
+                    "422": _response("Invalid parameters", _ERRORS), **_UNAUTHORIZED},
             },
         },
         "/api/quotations/{id}": {"get": {
             "summary": "One quotation with its lines, deliveries and events",
             "parameters": [_ID],
             "responses": {"200": _response("The quotation", _QUOTATION_REF),
-                          "404": _response("Not found", _ERROR)}}},
+                          "404": _response("Not found", _ERROR), **_UNAUTHORIZED}}},
         "/api/quotations/{id}/retry": {"post": {
             "summary": "Resume a failed quotation from the step that failed",
             "parameters": [_ID],
             "responses": {"202": _response("Queued again", _QUOTATION_REF),
                           "404": _response("Not found", _ERROR),
-                          "409": _response("Not failed, or a job is already queued", _ERROR)}}},
+                          "409": _response("Not failed, or a job is already queued", _ERROR),
+                          **_UNAUTHORIZED, **_FORBIDDEN}}},
         "/api/quotations/{id}/resend": {"post": {
             "summary": "Email the stored PDF again as a new delivery",
             "parameters": [_ID],
             "responses": {"202": _response("Queued", _QUOTATION_REF),
                           "404": _response("Not found", _ERROR),
-                          "409": _response("No PDF yet, or a job is already queued", _ERROR)}}},
+                          "409": _response("No PDF yet, or a job is already queued", _ERROR),
+                          **_UNAUTHORIZED, **_FORBIDDEN}}},
     },
-    "components": {"schemas": {
+    "security": [{"bearer": []}],
+    "components": {"securitySchemes": _SECURITY_SCHEMES, "schemas": {
         "Submission": {
             "type": "object", "required": ["customer", "currency", "lines"],
             "additionalProperties": False,
@@ -106,11 +126,11 @@ OPENAPI = {
         },
         "Accepted": {"type": "object", "properties": {
             "id": {"type": "integer"}, "number": {"type": "string"},
-            "status": {"type": "string"}, "total": {"type": "string"},
+            "status": _STATUS, "total": {"type": "string"},
             "links": {"type": "object"}}},
         "Quotation": {"type": "object", "properties": {
             "id": {"type": "integer"}, "number": {"type": "string"},
-            "status": {"type": "string"}, "total": {"type": "string"},
+            "status": _STATUS, "total": {"type": "string"},
             "currency": {"type": "string"}, "last_error": {"type": ["string", "null"]},
             "pdf_generated_at": {"type": ["string", "null"], "format": "date-time"},
             "sent_at": {"type": ["string", "null"], "format": "date-time"},

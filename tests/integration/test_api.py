@@ -6,6 +6,7 @@ import json
 import pytest
 
 from quote_service.app import create_app
+from quote_service.domain.model import STATUSES
 from tests.samples import sample_payload
 
 pytestmark = pytest.mark.integration
@@ -139,6 +140,43 @@ def test_openapi_document(client):
     assert doc["openapi"].startswith("3.")
     assert {"/api/quotations", "/api/quotations/{id}", "/api/quotations/{id}/retry",
             "/api/quotations/{id}/resend"} <= set(doc["paths"])
+
+
+def _refs(node):
+    if isinstance(node, dict):
+        yield from ([node["$ref"]] if "$ref" in node else [])
+        for value in node.values():
+            yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
+
+
+def test_openapi_declares_the_bearer_token_and_the_statuses(app):
+    doc = app.test_client().get("/api/openapi.json").get_json()  # public: no token needed
+    scheme = doc["components"]["securitySchemes"]["bearer"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    assert doc["security"] == [{"bearer": []}]
+    listing = doc["paths"]["/api/quotations"]["get"]
+    status = next(p for p in listing["parameters"] if p["name"] == "status")
+    assert status["schema"]["enum"] == list(STATUSES)
+    assert doc["components"]["schemas"]["Quotation"]["properties"]["status"]["enum"] == list(STATUSES)
+    for ref in _refs(doc):  # each one resolves, or this raises KeyError
+        node = doc
+        for part in ref.removeprefix("#/").split("/"):
+            node = node[part]
+
+
+def test_openapi_lists_the_401_and_403_the_api_answers(app, client_as):
+    doc = app.test_client().get("/api/openapi.json").get_json()
+    anonymous, viewer = app.test_client(), client_as("viewer")
+    for path, operations in doc["paths"].items():
+        url = path.replace("{id}", "1")
+        for method, operation in operations.items():
+            assert anonymous.open(url, method=method.upper()).status_code == 401, (method, path)
+            assert "401" in operation["responses"], (method, path)
+            refused = viewer.open(url, method=method.upper(), json={}).status_code == 403
+            assert ("403" in operation["responses"]) is refused, (method, path)
 
 
 def test_health_and_readiness(client):
