@@ -1,5 +1,9 @@
 """When a failed job runs again: exponential backoff, a finite number of attempts, the
-provider's own `Retry-After` when it gave one, and never for a refusal that cannot change."""
+provider's own `Retry-After` when it gave one, and never for a refusal that cannot change.
+
+The refusals are named one by one: a mail provider's 4xx, a storage object that differs from
+the PDF, a template that cannot render, a quotation or delivery that does not exist. Anything
+else, a stray KeyError included, may be passing and gets its attempts."""
 
 from __future__ import annotations
 
@@ -10,8 +14,10 @@ from procrastinate.jobs import Job
 
 from quote_service.deliver.mail.base import MailRejected
 from quote_service.deliver.storage.base import StorageConflict
+from quote_service.generate.document import DocumentError
+from quote_service.pipeline import NotFound
 
-NEVER_RETRY = (MailRejected, StorageConflict, LookupError)
+NEVER_RETRY = (MailRejected, StorageConflict, DocumentError, NotFound)
 MAX_WAIT_SECONDS = 3600.0
 
 

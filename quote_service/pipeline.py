@@ -26,6 +26,10 @@ class NotAllowed(Exception):
     """The action does not apply to the quotation in its current state."""
 
 
+class NotFound(LookupError):
+    """The quotation or delivery does not exist: a job for it can never succeed."""
+
+
 def event(
     conn: psycopg.Connection, quotation_id: int, kind: str, *, status: str | None = None,
     job_id: int | None = None, **detail: Any,
@@ -37,14 +41,14 @@ def event(
 def lock_quotation(conn: psycopg.Connection, quotation_id: int) -> Quotation:
     row = db.fetch_one(conn, "lock_quotation", id=quotation_id)
     if row is None:
-        raise LookupError(f"quotation {quotation_id} does not exist")
+        raise NotFound(f"quotation {quotation_id} does not exist")
     return Quotation.from_row(row)
 
 
 def lock_delivery(conn: psycopg.Connection, delivery_id: int) -> Delivery:
     row = db.fetch_one(conn, "lock_delivery", id=delivery_id)
     if row is None:
-        raise LookupError(f"delivery {delivery_id} does not exist")
+        raise NotFound(f"delivery {delivery_id} does not exist")
     return Delivery.from_row(row)
 
 
@@ -182,7 +186,7 @@ def apply_provider_event(conn: psycopg.Connection, delivery_id: int, event_name:
         return False
     try:
         delivery = lock_delivery(conn, delivery_id)
-    except LookupError:
+    except NotFound:
         return False
     if _RANK[state] <= _RANK[delivery.state]:
         return False

@@ -92,6 +92,21 @@ def test_a_conversion_that_keeps_failing_marks_the_quotation_failed(stack, setti
     assert len(list(settings.outbox_dir.glob("*.eml"))) == 1
 
 
+def test_a_template_that_cannot_render_fails_at_once(stack, conn):
+    """A template withdrawn after the quotation was submitted: no attempt could render it, so
+    the first failure is the last."""
+    stack.start_web()
+    status, created = stack.post("/api/quotations", sample_payload())
+    assert status == 202
+    conn.execute("UPDATE quotations SET template = 'withdrawn' WHERE id = %s", (created["id"],))
+    stack.start_worker()
+    detail = stack.wait_for(created["links"]["self"], lambda q: q["status"] == "failed")
+    assert detail["last_error"] == "generate: DocumentError: unknown template 'withdrawn'"
+    assert detail["attempts"] == 1
+    kinds = [e["kind"] for e in detail["events"]]
+    assert "attempt_failed" not in kinds and kinds[-1] == "failed"
+
+
 def test_bad_configuration_stops_the_server_once_with_one_line(tmp_path):
     import os
 
