@@ -8,7 +8,6 @@ with one line instead of failing every job.
 from __future__ import annotations
 
 import atexit
-import functools
 import logging
 import sys
 import threading
@@ -37,20 +36,28 @@ app = procrastinate.App(
                      "stalled_worker_timeout": settings.stalled_worker_seconds},
 )
 
-_converter_lock = threading.Lock()
+# Sync tasks run in worker threads: what a process builds once is built under this lock.
+_lock = threading.Lock()
+_services: Services | None = None
 _converter: Converter | None = None
 
 
-@functools.cache
 def services() -> Services:
-    return Services(settings, pool_size=4)
+    """One Services (one connection pool) per worker process, built on first use and closed
+    when the worker exits."""
+    global _services
+    with _lock:
+        if _services is None:
+            _services = Services(settings, pool_size=4)
+            atexit.register(_services.close)
+        return _services
 
 
 def converter() -> Converter:
     """One converter per worker process (a warm LibreOffice pool), started on first use and
     stopped, whole process groups, when the worker exits."""
     global _converter
-    with _converter_lock:
+    with _lock:
         if _converter is None:
             from quote_service.generate.converters import make_converter
 
