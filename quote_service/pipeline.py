@@ -20,6 +20,8 @@ GENERATE = "generate"
 SEND = "send"
 DONE_DELIVERY_STATES = {"accepted", "processed", "delivered", "deferred", "bounced", "dropped",
                         "spam"}
+# The request may have reached the provider: the email may have gone out.
+OUTCOME_UNKNOWN_STATES = {"unknown", "sending"}
 
 
 class NotAllowed(Exception):
@@ -139,11 +141,19 @@ def _no_active_job(conn: psycopg.Connection, quotation_id: int) -> None:
 
 
 def retry(conn: psycopg.Connection, quotation_id: int) -> Quotation:
-    """Resume a failed quotation from the step that failed."""
+    """Resume a failed quotation from the step that failed.
+
+    Not when its last email may have gone out (`unknown`, or `sending` left by a dead attempt):
+    that one is for reconciliation, with the provider's events or by an operator who checked
+    and then resends on purpose (`resend`), never sent again as a side effect of a retry."""
     quotation = lock_quotation(conn, quotation_id)
     if quotation.status != "failed":
         raise NotAllowed(f"only failed quotations can be retried (this one is {quotation.status})")
     _no_active_job(conn, quotation_id)
+    deliveries = db.fetch_all(conn, "get_deliveries", quotation_id=quotation_id)
+    if deliveries and deliveries[-1]["state"] in OUTCOME_UNKNOWN_STATES:
+        raise NotAllowed("the last email's outcome is unknown: check the provider, "
+                         "then resend deliberately")
     if quotation.pdf_key is None:
         db.execute(conn, "set_status", id=quotation_id, status="queued")
         event(conn, quotation_id, "retry_requested", status="queued", step=GENERATE)
