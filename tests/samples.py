@@ -1,4 +1,4 @@
-"""Sample request bodies shared by the tests."""
+"""Sample request bodies shared by the tests, and the account they are submitted as."""
 
 from __future__ import annotations
 
@@ -14,3 +14,18 @@ def sample_payload(**overrides) -> dict:
     }
     payload.update(overrides)
     return payload
+
+
+SUBMITTER = "submitter@example.com"
+
+
+def submitter_id(pool) -> int:
+    """The account that tests submit quotations as (every quotation names its submitter),
+    created on first use. It cannot sign in: its password hash is no argon2 hash."""
+    from quote_service import db
+    from quote_service.accounts import users
+
+    with db.transaction(pool) as conn:
+        user = users.get_by_email(conn, SUBMITTER) or users.insert(
+            conn, SUBMITTER, role="sales", password_hash="!")
+    return user.id

@@ -60,6 +60,7 @@ class Quotation:
     sent_at: dt.datetime | None = None
     failed_step: str | None = None
     last_error: str | None = None
+    user_id: int | None = None  # who submitted it; None only for quotations older than that record
     idempotency_key: str | None = None
     request_hash: str | None = None
 

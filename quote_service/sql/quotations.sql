@@ -11,12 +11,12 @@ RETURNING last_value;
 INSERT INTO quotations (
     number, year, seq, status, customer_name, customer_email, customer_company,
     customer_address, currency, valid_until, notes, template, subtotal, discount_total,
-    tax_total, total, idempotency_key, request_hash
+    tax_total, total, user_id, idempotency_key, request_hash
 ) VALUES (
     %(number)s, %(year)s, %(seq)s, 'queued', %(customer_name)s, %(customer_email)s,
     %(customer_company)s, %(customer_address)s, %(currency)s, %(valid_until)s, %(notes)s,
     %(template)s, %(subtotal)s, %(discount_total)s, %(tax_total)s, %(total)s,
-    %(idempotency_key)s, %(request_hash)s
+    %(user_id)s, %(idempotency_key)s, %(request_hash)s
 )
 RETURNING *;
 
@@ -39,7 +39,8 @@ SELECT * FROM quotations WHERE id = %(id)s;
 SELECT * FROM quotations WHERE id = %(id)s FOR UPDATE;
 
 -- name: get_quotation_by_idempotency_key
-SELECT * FROM quotations WHERE idempotency_key = %(key)s;
+-- Keys are the user's own: another user's identical key is another quotation.
+SELECT * FROM quotations WHERE user_id = %(user_id)s AND idempotency_key = %(key)s;
 
 -- name: get_lines
 SELECT * FROM quotation_lines WHERE quotation_id = %(quotation_id)s ORDER BY position;

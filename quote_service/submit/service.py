@@ -31,30 +31,49 @@ class Submitted:
     replayed: bool  # True when an earlier request with the same Idempotency-Key is answered
 
 
+def client_key(key: str) -> str:
+    """An Idempotency-Key chosen by a client (the API's header, the CLI's option), stored apart
+    from the web form's keys (`form_key`) so that no key a client picks answers a form's
+    quotation."""
+    return f"client:{key}"
+
+
+def form_key(submission_id: str) -> str:
+    """The key of one rendered web form (see web.forms.new_submission_id)."""
+    return f"form:{submission_id}"
+
+
 def request_hash(payload: Any) -> str:
     """A hash of the request body that ignores key order and whitespace."""
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _replay(conn: psycopg.Connection, key: str, body_hash: str) -> Submitted | None:
-    row = db.fetch_one(conn, "get_quotation_by_idempotency_key", key=key)
-    if row is None:
+def earlier_submission(conn: psycopg.Connection, user_id: int, key: str) -> Quotation | None:
+    """The quotation `user_id` submitted with `key` (keys are per user), if any."""
+    row = db.fetch_one(conn, "get_quotation_by_idempotency_key", user_id=user_id, key=key)
+    return Quotation.from_row(row) if row else None
+
+
+def _replay(conn: psycopg.Connection, user_id: int, key: str, body_hash: str) -> Submitted | None:
+    earlier = earlier_submission(conn, user_id, key)
+    if earlier is None:
         return None
-    if row["request_hash"] != body_hash:
+    if earlier.request_hash != body_hash:
         raise IdempotencyConflict(key)
-    return Submitted(Quotation.from_row(row), job_id=None, replayed=True)
+    return Submitted(earlier, job_id=None, replayed=True)
 
 
 def insert_quotation(
     conn: psycopg.Connection,
     submission: Submission,
     *,
+    user_id: int,
     idempotency_key: str | None = None,
     body_hash: str | None = None,
     today: dt.date | None = None,
 ) -> Submitted:
-    """Insert on `conn` inside a transaction the caller owns (see `submit`)."""
+    """Insert on `conn` inside a transaction the caller owns (see `submit`), as `user_id`."""
     year = (today or dt.date.today()).year
     priced, totals = price_lines(list(submission.lines), submission.currency)
     customer = submission.customer
@@ -67,7 +86,7 @@ def insert_quotation(
         notes=submission.notes, template=submission.template,
         subtotal=totals.subtotal, discount_total=totals.discount_total,
         tax_total=totals.tax_total, total=totals.total,
-        idempotency_key=idempotency_key, request_hash=body_hash,
+        user_id=user_id, idempotency_key=idempotency_key, request_hash=body_hash,
     )
     quotation_id = row["id"]
     for line in priced:
@@ -92,29 +111,31 @@ def submit(
     pool: ConnectionPool,
     submission: Submission,
     *,
+    user_id: int,
     idempotency_key: str | None = None,
     payload: Any = None,
     today: dt.date | None = None,
 ) -> Submitted:
-    """Submit once per Idempotency-Key: a repeat with the same body answers the first quotation,
-    with another body raises IdempotencyConflict."""
+    """Submit as `user_id`, once per idempotency key of that user (`client_key`, `form_key`): a
+    repeat with the same body answers the first quotation, with another body raises
+    IdempotencyConflict. Another user's identical key is another quotation."""
     body_hash = request_hash(payload) if idempotency_key else None
     if idempotency_key:
         with db.transaction(pool) as conn:
-            if (earlier := _replay(conn, idempotency_key, body_hash)) is not None:
+            if (earlier := _replay(conn, user_id, idempotency_key, body_hash)) is not None:
                 return earlier
     try:
         with db.transaction(pool) as conn:
             return insert_quotation(
-                conn, submission, idempotency_key=idempotency_key, body_hash=body_hash,
-                today=today,
+                conn, submission, user_id=user_id, idempotency_key=idempotency_key,
+                body_hash=body_hash, today=today,
             )
     except psycopg.errors.UniqueViolation:
         # Two requests with the same key raced; the other one committed first.
         if not idempotency_key:
             raise
         with db.transaction(pool) as conn:
-            earlier = _replay(conn, idempotency_key, body_hash)
+            earlier = _replay(conn, user_id, idempotency_key, body_hash)
         if earlier is None:
             raise
         return earlier

@@ -6,7 +6,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, jsonify, request, url_for
+from flask import Blueprint, g, jsonify, request, url_for
 
 from quote_service import db, pipeline, quotations
 from quote_service.app import services
@@ -15,7 +15,7 @@ from quote_service.domain.money import plain_amount, plain_number
 from quote_service.domain.validation import ValidationFailed, parse_submission
 from quote_service.generate.document import available_templates
 from quote_service.links import pdf_path
-from quote_service.submit.service import IdempotencyConflict, submit
+from quote_service.submit.service import IdempotencyConflict, client_key, submit
 from quote_service.web.errors import json_error
 from quote_service.web.openapi import OPENAPI
 
@@ -112,7 +112,9 @@ def create_quotation():
         return jsonify({"errors": [{"field": "Idempotency-Key",
                                     "message": "must be at most 200 characters"}]}), 422
     try:
-        result = submit(services().pool, submission, idempotency_key=key, payload=payload)
+        # The token's user (web/auth.py): each user's keys are their own.
+        result = submit(services().pool, submission, user_id=g.user.id,
+                        idempotency_key=client_key(key) if key else None, payload=payload)
     except IdempotencyConflict:
         return json_error(409, "this Idempotency-Key was already used with a different body")
     q = result.quotation

@@ -38,7 +38,12 @@ from quote_service.domain.validation import (
 )
 from quote_service.generate.document import available_templates
 from quote_service.links import pdf_path
-from quote_service.submit.service import IdempotencyConflict, submit
+from quote_service.submit.service import (
+    IdempotencyConflict,
+    earlier_submission,
+    form_key,
+    submit,
+)
 from quote_service.web import forms
 from quote_service.web.forms import QuotationForm
 
@@ -123,14 +128,14 @@ def create_quotation():
 
     # The id was put in the page when it was rendered: a double click or a browser resend
     # of the same page answers the first quotation instead of creating a second one.
-    key = f"form-{form.submission_id}"
+    key = form_key(form.submission_id)
     try:
-        result = submit(services().pool, submission, idempotency_key=key, payload=payload)
+        result = submit(services().pool, submission, user_id=g.user.id, idempotency_key=key,
+                        payload=payload)
     except IdempotencyConflict:
         with db.transaction(services().pool) as conn:
-            row = db.fetch_one(conn, "get_quotation_by_idempotency_key", key=key)
+            earlier = earlier_submission(conn, g.user.id, key)
         form.submission_id = forms.new_submission_id()
-        earlier = Quotation.from_row(row) if row else None
         return _render_form(form, earlier=earlier), 409
     quotation = result.quotation
     if result.replayed:

@@ -97,6 +97,23 @@ def test_idempotency_key_replays_then_conflicts(client, conn):
     assert count(conn, "quotations") == 1 and count(conn, "procrastinate_jobs") == 1
 
 
+def test_idempotency_keys_are_each_users_own(client_as, conn):
+    sales, admin = client_as("sales"), client_as("admin")
+    first = post(sales, sample_payload(), **{"Idempotency-Key": "order-1"})
+    # The same key and body from another user is that user's own, new quotation.
+    other = post(admin, sample_payload(), **{"Idempotency-Key": "order-1"})
+    assert other.status_code == 202 and "Idempotent-Replayed" not in other.headers
+    assert other.get_json()["id"] != first.get_json()["id"]
+    changed = post(admin, sample_payload(notes="changed"), **{"Idempotency-Key": "order-2"})
+    assert post(sales, sample_payload(), **{"Idempotency-Key": "order-2"}).status_code == 202
+    again = post(sales, sample_payload(), **{"Idempotency-Key": "order-1"})
+    assert again.get_json()["id"] == first.get_json()["id"]
+    assert changed.status_code == 202 and count(conn, "quotations") == 4
+    assert conn.execute("SELECT u.role FROM quotations q JOIN users u ON u.id = q.user_id "
+                        "ORDER BY q.id").fetchall() == [("sales",), ("admin",), ("admin",),
+                                                        ("sales",)]
+
+
 def test_list_is_newest_first_and_keyset_paginated(client):
     ids = [post(client, sample_payload()).get_json()["id"] for _ in range(5)]
     page = client.get("/api/quotations?limit=2").get_json()

@@ -16,7 +16,7 @@ from quote_service.domain.model import Quotation
 from quote_service.domain.validation import parse_submission
 from quote_service.services import Services
 from quote_service.submit.service import submit
-from tests.samples import sample_payload
+from tests.samples import sample_payload, submitter_id
 
 CSRF = "test-csrf-token"
 
@@ -29,7 +29,7 @@ def with_csrf(client) -> None:
 
 def new_quotation(services: Services, **overrides) -> Quotation:
     submission = parse_submission(sample_payload(**overrides), templates={"standard"})
-    return submit(services.pool, submission).quotation
+    return submit(services.pool, submission, user_id=submitter_id(services.pool)).quotation
 
 
 def latest_job(conn: psycopg.Connection, quotation_id: int) -> dict:

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from quote_service.app import create_app
 from quote_service.domain.validation import parse_submission
 from quote_service.submit.service import submit
-from tests.samples import sample_payload
+from tests.samples import sample_payload, submitter_id
 
 pytestmark = pytest.mark.integration
 KEY = ec.generate_private_key(ec.SECP256R1())
@@ -42,7 +42,7 @@ def hook_client(settings):
 def delivery(services, conn):
     """A quotation whose email request left and whose answer was lost: `unknown`."""
     sub = parse_submission(sample_payload(), templates={"standard"})
-    q = submit(services.pool, sub).quotation
+    q = submit(services.pool, sub, user_id=submitter_id(services.pool)).quotation
     conn.execute("UPDATE quotations SET status = 'delivering', pdf_key = 'k', pdf_sha256 = 's' "
                  "WHERE id = %s", (q.id,))
     return conn.execute("INSERT INTO deliveries (quotation_id, recipient, state, provider) "

@@ -1,7 +1,10 @@
+import os
+
 import psycopg
 import pytest
 
 from quote_service import migrate
+from tests.conftest import ADMIN_URL
 
 pytestmark = pytest.mark.integration
 
@@ -16,6 +19,11 @@ WHERE table_schema = 'public'
 UNION ALL
 SELECT 'function', p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')'
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'
+UNION ALL
+SELECT 'constraint', conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(c.oid)
+FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname = 'public'
+UNION ALL
+SELECT 'trigger', pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal
 UNION ALL
 SELECT 'migration', version FROM schema_migrations
 ORDER BY 1, 2
@@ -53,3 +61,47 @@ def test_an_unrecorded_procrastinate_migration_is_applied_once(conn):
         pytest.skip("this procrastinate migration is not re-runnable on a current schema")
     assert applied == [version]
     assert migrate.migrate(conn) == []
+
+
+INSERT_QUOTATION = """
+INSERT INTO quotations (number, year, seq, customer_name, customer_email, currency, valid_until,
+                        subtotal, discount_total, tax_total, total, idempotency_key, request_hash)
+VALUES (%(number)s, 2026, %(seq)s, 'x', 'x@example.com', 'EUR', '2026-12-31', 0, 0, 0, 0,
+        'order-1', 'hash')
+RETURNING id
+"""
+
+
+@pytest.fixture
+def empty_database():
+    name = f"qs_test_empty_{os.getpid()}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {name}")
+    yield psycopg.conninfo.make_conninfo(ADMIN_URL, dbname=name)
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_quotations_of_before_per_user_keys_survive_the_upgrade(empty_database, conn,
+                                                                 monkeypatch):
+    every = migrate.project_migrations()
+    with psycopg.connect(empty_database, autocommit=True) as old:
+        monkeypatch.setattr(migrate, "project_migrations",
+                            lambda: [m for m in every if m.version < "0005"])
+        migrate.migrate(old)
+        # Submitted before quotations recorded their submitter.
+        legacy = old.execute(INSERT_QUOTATION, {"number": "Q-2026-0001", "seq": 1}).fetchone()[0]
+        monkeypatch.undo()
+
+        assert migrate.migrate(old) == ["0005_idempotency_per_user.sql"]
+        assert snapshot(old) == snapshot(conn)  # the same schema as a database made today
+        # The old quotation keeps its unknown submitter and can still move on (a retry).
+        old.execute("UPDATE quotations SET status = 'failed' WHERE id = %s", (legacy,))
+        assert old.execute("SELECT user_id, idempotency_key, status FROM quotations").fetchall() \
+            == [(None, "order-1", "failed")]
+        # A new one must name its submitter.
+        with pytest.raises(psycopg.errors.NotNullViolation):
+            old.execute(INSERT_QUOTATION, {"number": "Q-2026-0002", "seq": 2})
+        with pytest.raises(psycopg.errors.NotNullViolation):
+            old.execute("UPDATE quotations SET user_id = NULL")

@@ -14,6 +14,7 @@ from quote_service.deliver.storage.base import sha256_hex
 from quote_service.domain.validation import parse_submission
 from quote_service.generate.document import available_templates
 from quote_service.submit.service import submit
+from tests.samples import submitter_id
 
 pytestmark = pytest.mark.integration
 
@@ -123,7 +124,7 @@ def create(app, **overrides: Any):
     submission = parse_submission(payload, templates=set(available_templates()))
     with app.app_context():
         pool = app.extensions["quote_service"].pool
-        return submit(pool, submission).quotation
+        return submit(pool, submission, user_id=submitter_id(pool)).quotation
 
 
 def store_pdf(app, conn, quotation_id: int) -> str:
@@ -312,6 +313,19 @@ def test_the_same_form_with_other_data_points_to_the_first_quotation(client, con
     again = client.post("/quotations/new", data=page.fields | {"action": "submit"})
     assert again.status_code == 303
     assert count(conn, "quotations") == 2
+
+
+def test_an_api_key_never_answers_a_form_submission(client, conn):
+    data = filled(open_form(client))
+    client.post("/quotations/new", data=data)
+    # The same user, with a key shaped like the form's own: a new quotation, not a 409.
+    for key in (f"form-{data['submission_id']}", f"form:{data['submission_id']}"):
+        response = client.post("/api/quotations", json={"customer": {
+            "name": "Smith & Sons <Ltd>", "email": "buyer@example.com"}, "currency": "EUR",
+            "lines": [{"description": "Widget", "quantity": "2", "unit_price": "99.50"}]},
+            headers={"Idempotency-Key": key})
+        assert response.status_code == 202, response.get_json()
+    assert count(conn, "quotations") == 3
 
 
 # --- list and detail ----------------------------------------------------------------------------
