@@ -34,15 +34,18 @@ def migrate() -> None:
 
 @main.command()
 @click.argument("file", type=click.File("rb"))
+@click.option("--user", "email", required=True,
+              help="The account it is submitted as (its idempotency keys are its own).")
 @click.option("--idempotency-key", default=None, help="Same key + same body = same quotation.")
-def submit(file, idempotency_key: str | None) -> None:
+def submit(file, email: str, idempotency_key: str | None) -> None:
     """Submit a quotation from a JSON file (`-` for standard input)."""
     from decimal import Decimal
 
+    from quote_service.accounts import users
     from quote_service.domain.validation import ValidationFailed, parse_submission
     from quote_service.generate.document import available_templates
     from quote_service.services import Services
-    from quote_service.submit.service import IdempotencyConflict
+    from quote_service.submit.service import IdempotencyConflict, client_key
     from quote_service.submit.service import submit as submit_quotation
 
     try:
@@ -55,11 +58,17 @@ def submit(file, idempotency_key: str | None) -> None:
         for error in exc.errors:
             click.echo(f"{error.field}: {error.message}", err=True)
         raise click.ClickException("invalid quotation, nothing was written") from None
-    services = Services(settings(), pool_size=1)
+    current = settings()
+    with connection(current) as conn:
+        user = users.get_by_email(conn, email)
+    if user is None or not user.active:
+        raise click.ClickException(f"no active user with email {email.strip().lower()}")
+    services = Services(current, pool_size=1)
     try:
         with database_errors():
-            result = submit_quotation(services.pool, submission,
-                                      idempotency_key=idempotency_key, payload=payload)
+            result = submit_quotation(
+                services.pool, submission, user_id=user.id, payload=payload,
+                idempotency_key=client_key(idempotency_key) if idempotency_key else None)
     except IdempotencyConflict:
         raise click.ClickException("idempotency key already used with another body") from None
     finally:
