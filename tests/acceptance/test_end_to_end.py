@@ -107,6 +107,31 @@ def test_a_template_that_cannot_render_fails_at_once(stack, conn):
     assert "attempt_failed" not in kinds and kinds[-1] == "failed"
 
 
+def test_a_last_failure_that_cannot_be_recorded_still_ends_failed(stack, conn):
+    """Recording the failure fails as well: the worker says so loudly, the job still ends
+    after its last attempt, and the stalled-job check marks the quotation failed."""
+    conn.execute("CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                 "$$ BEGIN RAISE EXCEPTION 'job_failures is read-only'; END $$")
+    conn.execute("CREATE TRIGGER read_only BEFORE INSERT ON job_failures "
+                 "FOR EACH ROW EXECUTE FUNCTION refuse()")
+    stack.env["STALLED_CHECK_SECONDS"] = "1"
+    stack.start_web()
+    _, created = stack.post("/api/quotations", sample_payload())
+    conn.execute("UPDATE quotations SET template = 'withdrawn' WHERE id = %s", (created["id"],))
+    stack.start_worker()
+    detail = stack.wait_for(created["links"]["self"], lambda q: q["status"] == "failed")
+    job_id = next(e["job_id"] for e in detail["events"] if e["kind"] == "generating")
+    assert detail["last_error"] == (
+        f"generate: JobFailed: job {job_id} failed after 1 attempt and its failure could not "
+        "be recorded; see the worker's log")
+    assert conn.execute("SELECT status::text, attempts FROM procrastinate_jobs WHERE id = %s",
+                        (job_id,)).fetchone() == ("failed", 1)
+    log = (stack.logs / "worker.log").read_text()
+    assert ("CRITICAL quote_service.jobs" in log
+            and "could not record that generate_pdf attempt 1 failed (DocumentError: unknown "
+            "template 'withdrawn')" in log)
+
+
 def test_bad_configuration_stops_the_server_once_with_one_line(tmp_path):
     import os
 
