@@ -1,17 +1,24 @@
-"""What a failed attempt leaves behind.
+"""What a failed attempt leaves behind, however it failed: an exception in its step, or a
+worker that died during it (found by its silent heartbeat).
 
 Each failed attempt is a job_failures row (procrastinate keeps no error). On the quotation it
 is an `attempt_failed` event, or after the last attempt the quotation is `failed`, naming the
 step and the cause, and a send's delivery is ended (`failed`, or `unknown` when its request may
-have left).
+have left). A worker's death is an attempt like any other: a job that kills its worker every
+time ends failed after its last attempt instead of looping.
+
+A dead worker's job is retried or ended with procrastinate's own queries, on the connection
+that records its failure and in the same transaction: the job and its quotation never disagree.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import psycopg
+from procrastinate import BaseRetryStrategy
+from procrastinate import sql as procrastinate_sql
 from procrastinate.jobs import Job
 from psycopg_pool import ConnectionPool
 
@@ -19,6 +26,11 @@ from quote_service import db, pipeline, queue
 from quote_service.deliver.step import fail_delivery
 
 logger = logging.getLogger("quote_service.jobs")
+
+
+class WorkerLost(Exception):
+    """The worker running the attempt stopped sending heartbeats: it died, or lost the
+    database."""
 
 
 def _end_delivery(conn: psycopg.Connection, job: Job, error: str) -> None:
@@ -30,6 +42,15 @@ STEPS: dict[str, tuple[str, Callable[[psycopg.Connection, Job, str], None] | Non
     queue.GENERATE_PDF.task_name: (pipeline.GENERATE, None),
     queue.SEND_QUOTATION.task_name: (pipeline.SEND, _end_delivery),
 }
+
+# The job still is the stalled attempt that was found: not settled by another pass since, nor
+# retried and taken by a live worker.
+LOCK_STALLED_JOB = """
+SELECT id FROM procrastinate_jobs
+WHERE id = %(id)s AND status = 'doing' AND attempts = %(attempts)s
+  AND worker_id IS NOT DISTINCT FROM %(worker_id)s
+FOR UPDATE
+"""
 
 # Quotations still in a step whose latest job has ended failed: that job's last failure could
 # not be recorded (or the job failed before its step ran).
@@ -74,6 +95,48 @@ def fail_quotation(conn: psycopg.Connection, job: Job, error: str) -> None:
     pipeline.mark_failed(conn, job.task_kwargs["quotation_id"], step, error, job.id)
     if end is not None:
         end(conn, job, error)
+
+
+def settle_stalled_job(pool: ConnectionPool, job: Job, strategy: BaseRetryStrategy | None
+                       ) -> bool:
+    """Count the running attempt of a dead worker's job as failed, then retry the job or, after
+    its last attempt, end it failed, as the task's retry strategy decides (a task without one
+    is not retried, as procrastinate does after an exception). False when the job has moved
+    on since it was found stalled."""
+    worker = "its worker" if job.worker_id is None else f"worker {job.worker_id}"
+    lost = WorkerLost(f"{worker} stopped sending heartbeats during attempt {job.attempts + 1}")
+    decision = strategy.get_retry_decision(exception=lost, job=job) if strategy else None
+    with db.transaction(pool) as conn:
+        if conn.execute(LOCK_STALLED_JOB, {"id": job.id, "attempts": job.attempts,
+                                           "worker_id": job.worker_id}).fetchone() is None:
+            return False
+        record_failure(conn, job, describe(lost), "", last=decision is None)
+        if decision is None:
+            conn.execute(procrastinate_sql.queries["finish_job"],
+                         {"job_id": job.id, "status": "failed", "delete_job": False})
+        else:
+            conn.execute(procrastinate_sql.queries["retry_job"],
+                         {"job_id": job.id, "retry_at": decision.retry_at,
+                          "new_priority": decision.priority, "new_queue_name": decision.queue,
+                          "new_lock": decision.lock})
+    logger.warning("job %s (%s): %s; %s", job.id, job.task_name, describe(lost),
+                   "failed: that was its last attempt" if decision is None else "retried",
+                   extra={"job_id": job.id})
+    return True
+
+
+def settle_stalled_jobs(pool: ConnectionPool, jobs: Iterable[Job],
+                        strategy_of: Callable[[str], BaseRetryStrategy | None]) -> int:
+    """Settle each stalled job in its own transaction; return how many were. One that cannot
+    be settled is logged and stays stalled, for the next pass."""
+    settled = 0
+    for job in jobs:
+        try:
+            settled += settle_stalled_job(pool, job, strategy_of(job.task_name))
+        except Exception:
+            logger.exception("could not settle job %s (%s) of a dead worker", job.id,
+                             job.task_name, extra={"job_id": job.id})
+    return settled
 
 
 def fail_abandoned_quotations(pool: ConnectionPool) -> int:

@@ -96,25 +96,29 @@ def send_quotation(context: procrastinate.JobContext, quotation_id: int, deliver
 
 
 # A worker that has not sent a heartbeat for STALLED_WORKER_SECONDS (default 30) is taken for
-# dead and its jobs are retried. Workers beat every WORKER_HEARTBEAT_SECONDS (default 5): 30 s
-# is six missed beats, long enough that a busy or briefly paused worker is not mistaken for a
-# dead one (its heartbeat runs in the event loop, apart from the threads running sync tasks),
-# short enough that a quotation whose worker was killed resumes within a minute (the check
-# runs every STALLED_CHECK_SECONDS, default 15).
-STALLED_AFTER_SECONDS = settings.stalled_worker_seconds
-
-
+# dead: the attempts it was running count as failed, and their jobs are retried (or end failed
+# after their last attempt) like any others. Workers beat every WORKER_HEARTBEAT_SECONDS
+# (default 5): 30 s is six missed beats, long enough that a busy or briefly paused worker is
+# not mistaken for a dead one (its heartbeat runs in the event loop, apart from the threads
+# running sync tasks), short enough that a quotation whose worker was killed resumes within a
+# minute (the check runs every STALLED_CHECK_SECONDS, default 15).
 @app.periodic(cron=f"* * * * * */{settings.stalled_check_seconds}")
 @app.task(name="retry_stalled_jobs", queue="maintenance", pass_context=True)
 async def retry_stalled_jobs(context: procrastinate.JobContext, timestamp: int) -> int:
-    """procrastinate does not retry the jobs of a dead worker by itself: this does. It also
-    marks failed the quotations whose last failure could not be recorded."""
+    """procrastinate does not retry the jobs of a dead worker by itself: this does, counting
+    the lost run as a failed attempt of the job (jobs.failures), so that one that kills its
+    worker every time ends failed after its last attempt. It also marks failed the quotations
+    whose last failure could not be recorded. Returns how many stalled jobs it settled."""
+    seconds = settings.stalled_worker_seconds
     manager = context.app.job_manager
-    stalled = list(await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER_SECONDS))
-    for job in stalled:
-        logger.warning("retrying job %s (%s) of a dead worker", job.id, job.task_name,
-                       extra={"job_id": job.id})
-        await manager.retry_job(job)
-    await asyncio.to_thread(failures.fail_abandoned_quotations, services().pool)
-    await manager.prune_stalled_workers(seconds_since_heartbeat=STALLED_AFTER_SECONDS * 4)
-    return len(stalled)
+    stalled = await manager.get_stalled_jobs(seconds_since_heartbeat=seconds)
+
+    def strategy_of(task_name: str) -> procrastinate.BaseRetryStrategy | None:
+        task = context.app.tasks.get(task_name)
+        return task.retry_strategy if task is not None else None
+
+    pool = services().pool
+    settled = await asyncio.to_thread(failures.settle_stalled_jobs, pool, stalled, strategy_of)
+    await asyncio.to_thread(failures.fail_abandoned_quotations, pool)
+    await manager.prune_stalled_workers(seconds_since_heartbeat=seconds * 4)
+    return settled

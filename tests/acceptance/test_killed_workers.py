@@ -111,3 +111,27 @@ def test_killed_while_the_provider_holds_the_request_is_never_sent_twice(stack, 
         assert detail["status"] == "delivering"
         time.sleep(3)  # a later stalled-job check must not send it again either
         assert fake.requests == 1
+
+
+def test_a_job_that_kills_its_worker_every_time_ends_failed(stack, tmp_path):
+    """Each death is a failed attempt: after the last one the quotation is failed, naming
+    the lost worker, instead of the job being retried forever."""
+    killer = tmp_path / "killer-soffice"
+    killer.write_text("#!/bin/sh\nkill -9 $PPID\n")  # the worker converting the document
+    killer.chmod(0o755)
+    stack.env.update({**FAST_RECOVERY, "JOB_MAX_ATTEMPTS": "2"})
+    stack.start_web()
+    stack.start_worker("--queues", "maintenance", name="maintenance-worker")
+    _, created = stack.post("/api/quotations", sample_payload())
+    for attempt in (1, 2):
+        worker = stack.start_worker("--queues", "documents", name=f"documents-{attempt}",
+                                    SOFFICE_PATH=str(killer), CONVERTER="soffice")
+        assert worker.wait(timeout=60) == -signal.SIGKILL, stack.all_logs()
+        stack.processes.remove(worker)
+    detail = stack.wait_for(created["links"]["self"], lambda q: q["status"] == "failed", 30)
+    assert detail["failed_step"] == "generate"
+    assert detail["last_error"].startswith("generate: WorkerLost: worker ")
+    assert detail["last_error"].endswith(" stopped sending heartbeats during attempt 2")
+    kinds = [e["kind"] for e in detail["events"]]
+    assert kinds.count("generating") == 2 and kinds.count("attempt_failed") == 1
+    assert kinds[-1] == "failed"

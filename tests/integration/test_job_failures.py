@@ -1,8 +1,11 @@
 """Failed attempts and their records, from the worker's side: a step whose database lookup
-fails, and a quotation whose job failed without its failure being recorded.
+fails, a job whose worker dies on every attempt (found by `retry_stalled_jobs` through stale
+heartbeats, as procrastinate's workers leave them), and a quotation whose job failed without
+its failure being recorded.
 
-Queue states are staged as test_dashboard_scenario stages them. The periodic task runs as a
-worker runs it, with procrastinate's job manager on the test's database."""
+Worker deaths are staged as test_dashboard_scenario stages queue states: a worker row whose
+last heartbeat is old, and the job taken by it (`status = 'doing'`). The periodic task then
+runs as a worker runs it, with procrastinate's job manager on the test's database."""
 
 from __future__ import annotations
 
@@ -16,14 +19,20 @@ from procrastinate.jobs import Job
 
 from quote_service import db, pipeline
 from tests.integration.test_dashboard_scenario import (
+    add_worker,
     finish_job,
+    job_status,
     latest_job,
     new_quotation,
     quotation_status,
     start_job,
+    store_pdf,
 )
 
 pytestmark = pytest.mark.integration
+
+DEAD = 600  # seconds since a dead worker's last heartbeat
+
 
 @pytest.fixture
 def tasks(services, monkeypatch):
@@ -93,6 +102,68 @@ def test_a_database_error_looking_up_the_quotation_is_a_failed_attempt(tasks, se
     assert failures(conn, row["id"]) == [
         (1, "DatabaseUnavailable: server closed the connection unexpectedly")]
     assert event_kinds(conn, q.id) == ["submitted", "attempt_failed"]
+
+
+def test_a_job_whose_worker_dies_on_every_attempt_ends_failed(tasks, services, conn,
+                                                               stalled_check):
+    q = new_quotation(services)
+    job_id = latest_job(conn, q.id)["id"]
+    max_attempts = tasks.settings.max_attempts
+    for attempt in range(1, max_attempts + 1):
+        worker = add_worker(conn, heartbeat_seconds_ago=DEAD)
+        start_job(conn, job_id, worker)
+        pipeline.begin_generation(conn, q.id, job_id)  # what the step records first
+        assert stalled_check() == 1
+        if attempt < max_attempts:
+            assert (job_status(conn, job_id), quotation_status(conn, q.id)) == (
+                "todo", "generating")
+
+    error = f"WorkerLost: worker {worker} stopped sending heartbeats during attempt {max_attempts}"
+    assert (job_status(conn, job_id), quotation_status(conn, q.id)) == ("failed", "failed")
+    assert latest_job(conn, q.id)["attempts"] == max_attempts
+    assert quotation_error(conn, q.id) == f"generate: {error}"
+    assert [a for a, _ in failures(conn, job_id)] == list(range(1, max_attempts + 1))
+    assert failures(conn, job_id)[-1] == (max_attempts, error)
+    kinds = event_kinds(conn, q.id)
+    assert kinds.count("attempt_failed") == max_attempts - 1 and kinds[-1] == "failed"
+    assert stalled_check() == 0
+
+
+def test_a_send_whose_worker_died_on_its_last_attempt_parks_the_email_as_unknown(
+        tasks, services, conn, stalled_check):
+    q = new_quotation(services)
+    delivery_id = store_pdf(conn, q.id, latest_job(conn, q.id)["id"])
+    job_id = latest_job(conn, q.id)["id"]
+    conn.execute("UPDATE procrastinate_jobs SET attempts = %s WHERE id = %s",
+                 (tasks.settings.max_attempts - 1, job_id))
+    start_job(conn, job_id, add_worker(conn, heartbeat_seconds_ago=DEAD))
+    pipeline.begin_sending(conn, pipeline.lock_delivery(conn, delivery_id), "sendgrid", job_id)
+
+    assert stalled_check() == 1
+
+    assert (job_status(conn, job_id), quotation_status(conn, q.id)) == ("failed", "failed")
+    assert quotation_error(conn, q.id).startswith("send: WorkerLost: worker ")
+    assert conn.execute("SELECT state FROM deliveries WHERE id = %s",
+                        (delivery_id,)).fetchone()[0] == "unknown"
+
+
+def test_a_stalled_job_that_moved_on_since_it_was_found_is_left_alone(tasks, services, conn,
+                                                                      stalled_check):
+    """Two passes overlapping: the second one's list is out of date."""
+    from jobs import failures as job_failures
+
+    q = new_quotation(services)
+    row = latest_job(conn, q.id)
+    dead = add_worker(conn, heartbeat_seconds_ago=DEAD)
+    start_job(conn, row["id"], dead)
+    found = job_of(latest_job(conn, q.id), worker_id=dead)
+    assert stalled_check() == 1
+    start_job(conn, row["id"], add_worker(conn))  # retried, and taken by a live worker
+
+    assert not job_failures.settle_stalled_job(services.pool, found, tasks.retry_strategy)
+
+    assert job_status(conn, row["id"]) == "doing"
+    assert len(failures(conn, row["id"])) == 1
 
 
 def test_a_quotation_whose_job_failed_unrecorded_is_marked_failed(services, conn,
