@@ -43,29 +43,6 @@ STEPS: dict[str, tuple[str, Callable[[psycopg.Connection, Job, str], None] | Non
     queue.SEND_QUOTATION.task_name: (pipeline.SEND, _end_delivery),
 }
 
-# The job still is the stalled attempt that was found: not settled by another pass since, nor
-# retried and taken by a live worker.
-LOCK_STALLED_JOB = """
-SELECT id FROM procrastinate_jobs
-WHERE id = %(id)s AND status = 'doing' AND attempts = %(attempts)s
-  AND worker_id IS NOT DISTINCT FROM %(worker_id)s
-FOR UPDATE
-"""
-
-# Quotations still in a step whose latest job has ended failed: that job's last failure could
-# not be recorded (or the job failed before its step ran).
-ABANDONED_QUOTATIONS = """
-SELECT j.id, j.task_name, j.args, j.attempts
-FROM quotations q
-JOIN LATERAL (
-    SELECT id, task_name, args, attempts, status FROM procrastinate_jobs
-    WHERE lock = 'quotation-' || q.id ORDER BY id DESC LIMIT 1
-) j ON true
-WHERE q.status IN ('queued', 'generating', 'delivering') AND j.status = 'failed'
-ORDER BY q.id
-"""
-
-
 def describe(exc: BaseException) -> str:
     """The error as recorded and shown: `ConversionError: soffice exited with status 1`."""
     return f"{type(exc).__name__}: {exc}".strip()
@@ -107,8 +84,8 @@ def settle_stalled_job(pool: ConnectionPool, job: Job, strategy: BaseRetryStrate
     lost = WorkerLost(f"{worker} stopped sending heartbeats during attempt {job.attempts + 1}")
     decision = strategy.get_retry_decision(exception=lost, job=job) if strategy else None
     with db.transaction(pool) as conn:
-        if conn.execute(LOCK_STALLED_JOB, {"id": job.id, "attempts": job.attempts,
-                                           "worker_id": job.worker_id}).fetchone() is None:
+        if db.fetch_one(conn, "lock_stalled_job", id=job.id, attempts=job.attempts,
+                        worker_id=job.worker_id) is None:
             return False
         record_failure(conn, job, describe(lost), "", last=decision is None)
         if decision is None:
@@ -143,15 +120,15 @@ def fail_abandoned_quotations(pool: ConnectionPool) -> int:
     """Mark `failed` the quotations left in a step by a job that ended failed without it being
     recorded (see jobs.tasks: recording a last failure can itself fail); return how many."""
     with db.transaction(pool) as conn:
-        rows = conn.execute(ABANDONED_QUOTATIONS).fetchall()
+        rows = db.fetch_all(conn, "abandoned_quotations")
     failed = 0
-    for job_id, task_name, args, attempts in rows:
-        if task_name not in STEPS:
+    for row in rows:
+        if row["task_name"] not in STEPS:
             continue
-        job = Job(id=job_id, queue="", lock=None, queueing_lock=None, task_name=task_name,
-                  task_kwargs=args, attempts=attempts)
-        error = (f"JobFailed: job {job_id} failed after {attempts} "
-                 f"attempt{'' if attempts == 1 else 's'} and its failure could not be "
+        job = Job(id=row["id"], queue="", lock=None, queueing_lock=None,
+                  task_name=row["task_name"], task_kwargs=row["args"], attempts=row["attempts"])
+        error = (f"JobFailed: job {job.id} failed after {job.attempts} "
+                 f"attempt{'' if job.attempts == 1 else 's'} and its failure could not be "
                  "recorded; see the worker's log")
         try:
             with db.transaction(pool) as conn:
@@ -159,8 +136,8 @@ def fail_abandoned_quotations(pool: ConnectionPool) -> int:
                     fail_quotation(conn, job, error)
                     failed += 1
         except Exception:
-            logger.exception("could not mark the quotation of failed job %s failed", job_id,
-                             extra={"job_id": job_id})
+            logger.exception("could not mark the quotation of failed job %s failed", job.id,
+                             extra={"job_id": job.id})
     return failed
 
 
