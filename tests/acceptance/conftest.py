@@ -4,7 +4,6 @@ against the test's own database, storage folder and outbox."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -14,14 +13,9 @@ from pathlib import Path
 import pytest
 
 from quote_service.demo import http_json, start, stop, wait_until
+from tests.support.ports import free_port
 
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

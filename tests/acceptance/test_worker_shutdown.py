@@ -11,8 +11,8 @@ import signal
 import pytest
 
 from quote_service.demo import wait_until
-from tests.acceptance.conftest import free_port
 from tests.samples import sample_payload
+from tests.support.ports import free_port
 from tests.support.processes import descendants, live_processes
 
 pytestmark = pytest.mark.acceptance

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import logging
-import socket
 import subprocess
 import sys
 import textwrap
@@ -23,15 +22,10 @@ from quote_service.generate.converters import (
 )
 from quote_service.generate.converters.process_group import group_members, office_pipes
 from quote_service.generate.document import render_docx, sample_context
+from tests.support.ports import free_port
 from tests.support.processes import group_commands
 
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def has_office(pgid: int) -> bool:

@@ -22,9 +22,9 @@ from quote_service.deliver.storage.gcs import GCSStorage
 from tests.support.gcs_emulator import (
     PreconditionProxy,
     emulator_process,
-    free_port,
     precondition_proxy,
 )
+from tests.support.ports import free_port
 from tests.support.service_account import ServiceAccount, make_service_account
 
 pytestmark = pytest.mark.integration

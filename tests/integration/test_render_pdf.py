@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import io
-import socket
 
 import pytest
 from pypdf import PdfReader
 
 from quote_service.generate.converters import SofficeConverter, UnoserverConverter
 from quote_service.generate.document import render_docx, sample_context
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.integration
 
 CJK_NAMES = ["王小明", "山田太郎", "김민수"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module", params=["soffice", "unoserver"])

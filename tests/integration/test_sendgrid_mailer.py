@@ -33,7 +33,7 @@ from tests.support.fake_sendgrid import (
     FakeSendGrid,
     running_fake_sendgrid,
 )
-from tests.support.gcs_emulator import free_port
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.integration
 

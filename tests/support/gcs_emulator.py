@@ -13,7 +13,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -26,14 +25,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from tests.support.ports import free_port
+
 _PRECONDITION_MESSAGE = "At least one of the pre-conditions you specified did not hold."
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextlib.contextmanager
