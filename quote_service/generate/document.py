@@ -20,6 +20,8 @@ from docxtpl import DocxTemplate
 from jinja2.sandbox import SandboxedEnvironment
 
 from quote_service.config import PROJECT_ROOT
+from quote_service.domain.money import format_amount, format_unit_price, plain_number
+from quote_service.domain.pricing import LineInput, price_lines
 
 TEMPLATES_DIR = PROJECT_ROOT / "docx_templates"
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -90,37 +92,30 @@ _PRODUCTS = [
 
 
 def sample_context(lines: int = 3) -> dict[str, Any]:
-    """A realistic quotation context with `lines` line items, for tests, benches and previews.
-
-    Totals follow the pricing rules (each line rounded, subtotal = sum of net amounts).
-    """
-    cent = Decimal("0.01")
-    items = []
-    subtotal = discount_total = tax_total = Decimal(0)
-    for position in range(1, lines + 1):
-        description, price = _PRODUCTS[(position - 1) % len(_PRODUCTS)]
-        quantity = Decimal(position % 4 + 1)
-        unit_price = Decimal(price)
-        discount_pct = Decimal(10 if position % 3 == 0 else 0)
-        tax_rate = Decimal(20 if position % 5 else 5)
-        gross = (quantity * unit_price).quantize(cent)
-        discount = (gross * discount_pct / 100).quantize(cent)
-        net = gross - discount
-        tax = (net * tax_rate / 100).quantize(cent)
-        subtotal += net
-        discount_total += discount
-        tax_total += tax
-        items.append({
-            "position": position,
-            "description": description,
-            "quantity": str(quantity),
-            "unit_price": f"{unit_price:,.2f}",
-            "discount_pct": str(discount_pct),
-            "tax_rate": str(tax_rate),
-            "net": f"{net:,.2f}",
-            "tax": f"{tax:,.2f}",
-            "total": f"{net + tax:,.2f}",
-        })
+    """A realistic quotation context with `lines` line items, for tests and benchmarks, priced
+    by the service's own rules (`price_lines`) and formatted as quotations are."""
+    currency = "EUR"
+    priced, totals = price_lines([
+        LineInput(description=description, quantity=Decimal(position % 4 + 1),
+                  unit_price=Decimal(price), discount_pct=Decimal(10 if position % 3 == 0 else 0),
+                  tax_rate=Decimal(20 if position % 5 else 5))
+        for position, (description, price) in enumerate(
+            (_PRODUCTS[i % len(_PRODUCTS)] for i in range(lines)), start=1)
+    ], currency)
+    items = [
+        {
+            "position": line.position,
+            "description": line.description,
+            "quantity": plain_number(line.quantity),
+            "unit_price": format_unit_price(line.unit_price, currency),
+            "discount_pct": plain_number(line.discount_pct),
+            "tax_rate": plain_number(line.tax_rate),
+            "net": format_amount(line.net, currency),
+            "tax": format_amount(line.tax, currency),
+            "total": format_amount(line.total, currency),
+        }
+        for line in priced
+    ]
     return {
         "company": {
             "name": "Northwind Supplies Ltd",
@@ -129,7 +124,7 @@ def sample_context(lines: int = 3) -> dict[str, Any]:
         "number": "Q-2026-0001",
         "issued_on": "28 November 2026",
         "valid_until": "28 December 2026",
-        "currency": "EUR",
+        "currency": currency,
         "customer": {
             "name": "Dr. Ana Müller-Łukasiewicz",
             "company": "Smith & Sons <Ltd>",
@@ -137,10 +132,10 @@ def sample_context(lines: int = 3) -> dict[str, Any]:
             "address_lines": ["Hauptstraße 5", "10115 Berlin", "Germany"],
         },
         "lines": items,
-        "subtotal": f"{subtotal:,.2f}",
-        "discount_total": f"{discount_total:,.2f}",
-        "tax_total": f"{tax_total:,.2f}",
-        "total": f"{subtotal + tax_total:,.2f}",
+        "subtotal": format_amount(totals.subtotal, currency),
+        "discount_total": format_amount(totals.discount_total, currency),
+        "tax_total": format_amount(totals.tax_total, currency),
+        "total": format_amount(totals.total, currency),
         "notes_lines": [
             "Delivery within 10 working days of your order.",
             "",
