@@ -22,6 +22,7 @@ from tests.integration.test_dashboard_scenario import (
     start_job,
     store_pdf,
 )
+from tests.integration.unknown_outcome import parked_delivering, parked_failed
 
 pytestmark = pytest.mark.integration
 
@@ -73,7 +74,8 @@ def test_the_documentation_has_its_examples():
     assert len(documented) >= 15
     text = (Path(PROJECT_ROOT) / "docs/sql.md").read_text()
     for view in ("quotation_pipeline", "queue_summary", "recent_failures", "running_jobs",
-                 "stalled_jobs", "job_runs", "job_throughput", "pdf_conversions"):
+                 "stalled_jobs", "job_runs", "job_throughput", "pdf_conversions",
+                 "deliveries_awaiting_reconciliation"):
         assert f"`{view}`" in text, view
 
 
@@ -100,3 +102,31 @@ def test_the_views_describe_the_data(services, conn):
     outcomes = conn.execute("SELECT task_name, outcome FROM job_runs ORDER BY job_id").fetchall()
     assert outcomes == [("generate_pdf", "succeeded"), ("send_quotation", "succeeded"),
                         ("generate_pdf", "failed")]
+
+
+def test_deliveries_awaiting_reconciliation_are_each_quotations_latest_unknown_one(services,
+                                                                                   conn):
+    delivering, first = parked_delivering(services, conn)
+    failed, second = parked_failed(services, conn)
+    resent, _ = parked_delivering(services, conn)
+    pipeline.resend(conn, resent.id)
+    _, settled_delivery = parked_delivering(services, conn)
+    pipeline.apply_provider_event(conn, settled_delivery, "delivered", "msg-1", None)
+
+    rows = conn.execute(
+        "SELECT quotation_id, number, quotation_status, delivery_id, recipient, provider, "
+        "unknown_since IS NOT NULL FROM deliveries_awaiting_reconciliation "
+        "ORDER BY delivery_id").fetchall()
+    assert rows == [
+        (delivering.id, delivering.number, "delivering", first, "buyer@example.com",
+         "sendgrid", True),
+        (failed.id, failed.number, "failed", second, "buyer@example.com", "sendgrid", True)]
+    # quotation_pipeline's delivery_state is the latest delivery's: the same quotations.
+    assert {r[0] for r in conn.execute(
+        "SELECT number FROM quotation_pipeline WHERE delivery_state = 'unknown'")} == {
+        delivering.number, failed.number}
+    # The few parked ones are found through their partial index, not by reading every email.
+    conn.execute("SET enable_seqscan = off")
+    plan = "\n".join(r[0] for r in conn.execute(
+        "EXPLAIN SELECT count(*) FROM deliveries_awaiting_reconciliation"))
+    assert "deliveries_unknown" in plan
