@@ -7,6 +7,7 @@ queued -> generating -> delivering -> sent, or failed (failed_step + last_error)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
@@ -52,6 +53,15 @@ def lock_delivery(conn: psycopg.Connection, delivery_id: int) -> Delivery:
     if row is None:
         raise NotFound(f"delivery {delivery_id} does not exist")
     return Delivery.from_row(row)
+
+
+def awaiting_reconciliation(deliveries: Sequence[Delivery]) -> Delivery | None:
+    """The latest of a quotation's deliveries (in id order) when it is parked as `unknown`:
+    the email may or may not have gone out, and nothing will move the quotation on except a
+    provider event (`apply_provider_event`) or an operator's deliberate `resend`. The view
+    `deliveries_awaiting_reconciliation` applies the same rule in SQL."""
+    latest = deliveries[-1] if deliveries else None
+    return latest if latest is not None and latest.state == "unknown" else None
 
 
 # --- generate ---------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """Server-rendered pages (SPEC 4): the quotation form, the list, the detail page and the PDF.
 
 Every page works without JavaScript: the form's "Add line" and "Remove" are submit buttons that
-re-render the form, and a page whose quotation is still moving refreshes itself. Every POST
-carries the session's CSRF token. The pages call the same domain functions as the JSON API.
+re-render the form, and a page whose quotation is still moving refreshes itself (not one whose
+last email awaits reconciliation: only the provider's webhook or a person moves it on). Every
+POST carries the session's CSRF token. The pages call the same domain functions as the JSON API.
 """
 
 from __future__ import annotations
@@ -192,13 +193,15 @@ def list_quotations():
 @dataclass(frozen=True)
 class Step:
     label: str
-    state: str  # done | current | failed | pending
+    state: str  # done | current | failed | attention | pending
     at: dt.datetime | None
 
 
-def progress(q: Quotation, events: list[Event]) -> list[Step]:
+def progress(q: Quotation, events: list[Event], *, outcome_unknown: bool = False) -> list[Step]:
     """The pipeline as four steps, with the time each one was reached when it is known: a
-    step is reached when the previous one is done (delivering starts as the PDF is stored)."""
+    step is reached when the previous one is done (delivering starts as the PDF is stored).
+    With `outcome_unknown` (the last email is awaiting reconciliation) the Delivering step
+    needs attention: it is neither in progress nor failed."""
     labels = ("Queued", "Generating PDF", "Delivering", "Sent")
     generating = next((e.at for e in events if e.kind == "generating"), None)
     times = (q.created_at, generating, q.pdf_generated_at, q.sent_at)
@@ -215,6 +218,8 @@ def progress(q: Quotation, events: list[Event]) -> list[Step]:
         reached = ("queued", "generating", "delivering", "sent").index(q.status)
         states = ["done" if i < reached or q.status == "sent" else
                   "current" if i == reached else "pending" for i in range(4)]
+    if outcome_unknown and states[2] in ("current", "failed"):
+        states[2] = "attention"
     # A step's time is shown once it is reached; a resend's earlier `sent_at` is not "sent".
     return [Step(label, state, at if state in ("done", "failed") or i == 0 else None)
             for i, (label, state, at) in enumerate(zip(labels, states, times, strict=True))]
@@ -227,16 +232,20 @@ def quotation_detail(quotation_id: int):
     if detail is None:
         abort(404, description=f"Quotation {quotation_id} does not exist.")
     q = detail.quotation
+    # Parked: no job will change it, so the page stops following it, and a retry would be
+    # refused (only a deliberate resend, after checking the provider, emails it again).
+    parked = pipeline.awaiting_reconciliation(detail.deliveries)
     return render_template(
         "quotation_detail.html",
         q=q,
         lines=detail.lines,
         deliveries=detail.deliveries,
         events=list(reversed(detail.events)),
-        steps=progress(q, detail.events),
-        active=q.status in ACTIVE_STATUSES,
+        steps=progress(q, detail.events, outcome_unknown=parked is not None),
+        parked=parked,
+        active=q.status in ACTIVE_STATUSES and parked is None,
         pdf_url=pdf_path(q.id) if q.pdf_key else None,
-        can_retry=q.status == "failed",
+        can_retry=q.status == "failed" and parked is None,
         can_resend=q.pdf_key is not None,
     )
 

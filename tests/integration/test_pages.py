@@ -14,6 +14,7 @@ from quote_service.deliver.storage.base import sha256_hex
 from quote_service.domain.validation import parse_submission
 from quote_service.generate.document import available_templates
 from quote_service.submit.service import submit
+from tests.integration.unknown_outcome import LOST, parked_delivering, parked_failed
 from tests.samples import submitter_id
 
 pytestmark = pytest.mark.integration
@@ -419,6 +420,82 @@ def test_failed_quotation_shows_its_error_and_a_retry_button(app, client, conn):
     assert 'class="step step-failed"' in html
     assert f'action="/quotations/{q.id}/retry"' in html
     assert "http-equiv" not in html
+
+
+def reconcile_notice(html: str) -> str:
+    found = re.search(r'<div class="notice notice-warning reconcile".*?</div>', html, re.S)
+    return found.group(0) if found else ""
+
+
+def test_an_email_whose_outcome_is_unknown_is_shown_for_reconciliation(services, client, conn):
+    q, delivery_id = parked_delivering(services, conn)
+    html = client.get(f"/quotations/{q.id}").get_data(as_text=True)
+
+    notice = reconcile_notice(html)
+    assert "Email outcome unknown" in notice
+    assert "<strong>buyer@example.com</strong>" in notice
+    assert LOST in notice
+    assert f"<code>delivery_id={delivery_id}</code>" in notice
+    assert f"<code>quotation_number={q.number}</code>" in notice
+    assert "use <strong>Resend email</strong>" in notice
+    assert "SendGrid's webhook settles this by itself" in notice
+    assert html.index("reconcile") < html.index('class="steps"')
+    # The Delivering step needs attention; it is not "in progress".
+    assert 'class="step step-attention" aria-current="step"' in html
+    assert "in progress…" not in html and "step-current" not in html
+    # Nothing will change by itself but through the webhook: no meta refresh, no polling.
+    assert "http-equiv" not in html
+    assert "data-poll" not in html
+    assert 'class="badge badge-delivering"' in html
+    assert f'action="/quotations/{q.id}/resend"' in html
+    assert f'action="/quotations/{q.id}/retry"' not in html
+
+
+def test_a_viewer_is_told_about_the_unknown_email_but_gets_no_resend(services, client_as,
+                                                                      conn):
+    q, _ = parked_delivering(services, conn)
+    html = client_as("viewer").get(f"/quotations/{q.id}").get_data(as_text=True)
+    assert "ask someone allowed to resend it to do so" in reconcile_notice(html)
+    assert f'action="/quotations/{q.id}/resend"' not in html
+
+
+def test_a_failed_quotation_whose_email_may_have_gone_out_offers_resend_not_retry(
+        services, client, conn):
+    q, delivery_id = parked_failed(services, conn, error="WorkerLost: <worker 3> is gone")
+    html = client.get(f"/quotations/{q.id}").get_data(as_text=True)
+    assert f"<code>delivery_id={delivery_id}</code>" in reconcile_notice(html)
+    assert "send: WorkerLost: &lt;worker 3&gt; is gone" in html
+    assert "No retry: the last email may have gone out" in html
+    assert "Retry resumes" not in html
+    assert f'action="/quotations/{q.id}/retry"' not in html
+    assert f'action="/quotations/{q.id}/resend"' in html
+    assert 'class="step step-attention" aria-current="step"' in html
+
+
+def test_an_unknown_email_of_another_provider_names_its_reference(services, client, conn):
+    q, delivery_id = parked_failed(services, conn, provider="outbox")
+    notice = reconcile_notice(client.get(f"/quotations/{q.id}").get_data(as_text=True))
+    assert "was handed to outbox but no answer came back" in notice
+    assert (f"Check whether message <code>delivery-{delivery_id}</code> reached "
+            "buyer@example.com") in notice
+    assert "SendGrid" not in notice
+
+
+def test_the_webhook_or_a_resend_ends_the_reconciliation(services, client, conn):
+    settled, settled_delivery = parked_delivering(services, conn)
+    pipeline.apply_provider_event(conn, settled_delivery, "delivered", "msg-1", None)
+    html = client.get(f"/quotations/{settled.id}").get_data(as_text=True)
+    assert reconcile_notice(html) == "" and "step-attention" not in html
+    assert 'class="badge badge-sent"' in html
+
+    resent, _ = parked_delivering(services, conn)
+    token = _action_token(client, resent.id)
+    client.post(f"/quotations/{resent.id}/resend", data={"csrf_token": token})
+    html = client.get(f"/quotations/{resent.id}").get_data(as_text=True)
+    assert reconcile_notice(html) == ""
+    # The new email is on its way: the page follows it again.
+    assert 'class="step step-current" aria-current="step"' in html
+    assert f'data-poll="/api/quotations/{resent.id}"' in html
 
 
 # --- operator actions ---------------------------------------------------------------------------
