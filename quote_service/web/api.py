@@ -83,6 +83,7 @@ def quotation_document(detail: quotations.QuotationDetail) -> dict[str, Any]:
         "pdf": {"key": q.pdf_key, "sha256": q.pdf_sha256, "size": q.pdf_size}
         if q.pdf_key else None,
         "deliveries": [_delivery(d) for d in detail.deliveries],
+        "needs_reconciliation": pipeline.awaiting_reconciliation(detail.deliveries) is not None,
         "events": [{"at": _iso(e.at), "kind": e.kind, "status": e.status, "job_id": e.job_id,
                     "detail": e.detail} for e in detail.events],
     }

@@ -38,6 +38,19 @@ _SECURITY_SCHEMES = {"bearer": {
                    "as `Authorization: Bearer <token>`."}}
 
 _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_NULLABLE_TEXT = {"type": ["string", "null"]}
+_DELIVERY = {"type": "object", "properties": {
+    "id": {"type": "integer"},
+    "kind": {"type": "string", "enum": ["initial", "retry", "resend"]},
+    "recipient": {"type": "string"},
+    "state": {"type": "string", "enum": [
+        "pending", "sending", "accepted", "unknown", "failed", "processed", "delivered",
+        "deferred", "bounced", "dropped", "spam"],
+        "description": "`unknown`: the request left and no answer came back, so the email may "
+                       "or may not have gone out; it is never sent again automatically"},
+    "provider": _NULLABLE_TEXT, "provider_message_id": _NULLABLE_TEXT,
+    "attempts": {"type": "integer"}, "last_error": _NULLABLE_TEXT,
+    "accepted_at": {"type": ["string", "null"], "format": "date-time"}}}
 _QUOTATION_REF = {"$ref": "#/components/schemas/Quotation"}
 
 OPENAPI = {
@@ -89,7 +102,9 @@ OPENAPI = {
             "parameters": [_ID],
             "responses": {"202": _response("Queued again", _QUOTATION_REF),
                           "404": _response("Not found", _ERROR),
-                          "409": _response("Not failed, or a job is already queued", _ERROR),
+                          "409": _response("Not failed, a job is already queued, or the last "
+                                           "email's outcome is unknown (needs_reconciliation)",
+                                           _ERROR),
                           **_UNAUTHORIZED, **_FORBIDDEN}}},
         "/api/quotations/{id}/resend": {"post": {
             "summary": "Email the stored PDF again as a new delivery",
@@ -135,6 +150,17 @@ OPENAPI = {
             "pdf_generated_at": {"type": ["string", "null"], "format": "date-time"},
             "sent_at": {"type": ["string", "null"], "format": "date-time"},
             "attempts": {"type": "integer"}, "lines": {"type": "array"},
+            "deliveries": {"type": "array", "items": _DELIVERY,
+                           "description": "Oldest first: the first email, then each retry or "
+                                          "resend"},
+            "needs_reconciliation": {
+                "type": "boolean",
+                "description": "True when the latest delivery's state is `unknown`: nothing "
+                               "will send it again or move the quotation on (it stays "
+                               "`delivering`, or `failed` with retry refused). Check the mail "
+                               "provider for it (SendGrid: custom args `delivery_id` and "
+                               "`quotation_number`), then resend if it was not delivered; a "
+                               "provider webhook event settles it by itself."},
             "links": {"type": "object"}}},
     }},
 }

@@ -2,11 +2,13 @@
 
 import dataclasses
 import json
+import re
 
 import pytest
 
 from quote_service.app import create_app
 from quote_service.domain.model import STATUSES
+from tests.integration.unknown_outcome import parked_delivering
 from tests.samples import sample_payload
 
 pytestmark = pytest.mark.integration
@@ -150,6 +152,29 @@ def test_resend_needs_a_pdf(client):
     created = post(client, sample_payload()).get_json()
     response = client.post(f"/api/quotations/{created['id']}/resend")
     assert response.status_code == 409 and "no PDF" in response.get_json()["error"]
+
+
+def test_a_quotation_whose_email_outcome_is_unknown_says_so(client, services, conn):
+    created = post(client, sample_payload()).get_json()
+    assert client.get(created["links"]["self"]).get_json()["needs_reconciliation"] is False
+    q, delivery_id = parked_delivering(services, conn)
+
+    body = client.get(f"/api/quotations/{q.id}").get_json()
+
+    assert body["status"] == "delivering" and body["needs_reconciliation"] is True
+    assert [(d["id"], d["state"]) for d in body["deliveries"]] == [(delivery_id, "unknown")]
+    # Checked with the provider: resent on purpose, the new email is on its way.
+    resent = client.post(f"/api/quotations/{q.id}/resend")
+    assert resent.status_code == 202 and resent.get_json()["needs_reconciliation"] is False
+
+
+def test_openapi_describes_deliveries_and_reconciliation(client, conn):
+    quotation = client.get("/api/openapi.json").get_json()["components"]["schemas"]["Quotation"]
+    assert quotation["properties"]["needs_reconciliation"]["type"] == "boolean"
+    states = quotation["properties"]["deliveries"]["items"]["properties"]["state"]["enum"]
+    check = conn.execute("SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+                         "WHERE conname = 'deliveries_state_check'").fetchone()[0]
+    assert set(states) == set(re.findall(r"'(\w+)'", check))
 
 
 def test_openapi_document(client):
