@@ -16,6 +16,17 @@ WHERE status IN ('queued', 'generating', 'delivering')
 ORDER BY created_at, id
 LIMIT 1;
 
+-- name: dashboard_awaiting_reconciliation
+-- The emails whose outcome is unknown, longest parked first, with how many there are in all.
+SELECT quotation_id, number, quotation_status, delivery_id, recipient, provider, last_error,
+       unknown_since, now() - unknown_since AS age, count(*) OVER () AS total
+FROM deliveries_awaiting_reconciliation
+ORDER BY unknown_since, delivery_id
+LIMIT %(limit)s;
+
+-- name: dashboard_awaiting_reconciliation_count
+SELECT count(*) AS n FROM deliveries_awaiting_reconciliation;
+
 -- name: dashboard_sent_times
 -- Submit-to-sent times of the quotations sent during the last hour.
 SELECT count(*) AS n,

@@ -4,6 +4,10 @@ procrastinate's tables, plus the quotation pipeline those jobs serve.
 Server-rendered and usable without JavaScript (a small script only refreshes the counts).
 Everything a job carries (args, errors, tracebacks) is shown through Jinja's autoescape.
 
+Besides the queue, the overview lists the emails awaiting reconciliation (a request that left
+without an answer, parked as `unknown`): no job will ever touch them again, so the queue alone
+would not show them, and their quotations wait until someone checks the provider.
+
 Actions change the queue through procrastinate's own SQL functions, on the request's
 connection, in the same transaction as the checks made before them and as the quotation's
 records, so a job and its quotation never disagree:
@@ -58,6 +62,7 @@ WAITING_QUOTATIONS = ("queued", "generating", "delivering")
 STEP_OF_TASK = {queue.GENERATE_PDF.task_name: pipeline.GENERATE,
                 queue.SEND_QUOTATION.task_name: pipeline.SEND}
 PAGE_SIZE = 50
+RECONCILIATION_ROWS = 20
 REFRESH_SECONDS = 5
 CANCEL_REASON = "cancelled from the dashboard"
 MAX_RETENTION_HOURS = 24 * 365 * 10
@@ -225,8 +230,11 @@ def overview():
         failed = db.fetch_all(conn, "dashboard_list_jobs", status="failed", task=None,
                               queue=None, before=None, limit=10)
         retryable = len(db.fetch_all(conn, "dashboard_retryable_failed", task=None, queue=None))
+        parked = db.fetch_all(conn, "dashboard_awaiting_reconciliation",
+                              limit=RECONCILIATION_ROWS)
     return render_template("dashboard.html", counts=counts, stats=stats, chart=chart,
-                           stalled=stalled, failed=failed, retryable=retryable,
+                           stalled=stalled, failed=failed, retryable=retryable, parked=parked,
+                           parked_total=parked[0]["total"] if parked else 0,
                            waiting_statuses=WAITING_QUOTATIONS, now=dt.datetime.now(dt.UTC),
                            stalled_after=settings.stalled_worker_seconds,
                            stalled_check=settings.stalled_check_seconds)
@@ -236,7 +244,9 @@ def overview():
 def counts_json():
     with db.transaction(services().pool) as conn:
         counts = read_counts(conn)
-    response = jsonify({**counts.as_json(), "at": dt.datetime.now(dt.UTC).isoformat()})
+        parked = db.fetch_one(conn, "dashboard_awaiting_reconciliation_count")["n"]
+    response = jsonify({**counts.as_json(), "needs_reconciliation": parked,
+                        "at": dt.datetime.now(dt.UTC).isoformat()})
     response.headers["Cache-Control"] = "no-store"
     return response
 

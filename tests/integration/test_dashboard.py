@@ -24,6 +24,11 @@ from tests.integration.test_dashboard_scenario import (
     store_pdf,
     with_csrf,
 )
+from tests.integration.unknown_outcome import (
+    LOST,
+    parked_delivering,
+    parked_failed,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -408,6 +413,50 @@ def test_pipeline_at_a_glance(client, services, conn):
     assert f'href="/quotations/{waiting.id}">{waiting.number}</a>' in html
     assert "2 h 05 min" in html
     assert "median <strong>25 s</strong>" in html and "<strong>38 s</strong>" in html
+
+
+def reconcile_section(html: str) -> str:
+    return html[html.index('id="reconcile"'):html.index('id="pipeline-title"')]
+
+
+def test_emails_awaiting_reconciliation_are_listed_with_their_count(client, services, conn):
+    html = client.get("/dashboard").get_data(as_text=True)
+    assert "No email awaits reconciliation." in reconcile_section(html)
+    assert client.get("/dashboard/counts.json").get_json()["needs_reconciliation"] == 0
+
+    delivering, first = parked_delivering(services, conn)
+    failed, second = parked_failed(services, conn, error="WorkerLost: <worker 3> is gone",
+                                   customer={"name": "Ana", "email": "ana@example.com"})
+    conn.execute("UPDATE deliveries SET updated_at = now() - interval '3 hours' WHERE id = %s",
+                 (second,))
+    # Settled: by the provider's webhook, or by a deliberate resend after checking.
+    settled, settled_delivery = parked_delivering(services, conn)
+    pipeline.apply_provider_event(conn, settled_delivery, "delivered", "msg-1", None)
+    resent, _ = parked_delivering(services, conn)
+    pipeline.resend(conn, resent.id)
+
+    section = reconcile_section(client.get("/dashboard").get_data(as_text=True))
+    assert re.search(r'data-reconcile-count data-shown="2">2<', section)
+    rows = re.findall(r'href="/quotations/(\d+)"', section)
+    assert rows == [str(failed.id), str(delivering.id)]  # longest parked first
+    assert 'class="badge badge-failed"' in section and 'class="badge badge-delivering"' in section
+    assert "ana@example.com" in section and "buyer@example.com" in section
+    assert f"#{first} · sendgrid" in section and f"#{second} · sendgrid" in section
+    assert "3 h 00 min ago" in section
+    assert LOST in section
+    assert "WorkerLost: &lt;worker 3&gt; is gone" in section
+    assert "No email awaits" not in section
+    assert client.get("/dashboard/counts.json").get_json()["needs_reconciliation"] == 2
+
+
+def test_the_reconciliation_list_is_bounded(client, services, conn, monkeypatch):
+    monkeypatch.setattr(dashboard, "RECONCILIATION_ROWS", 2)
+    for _ in range(3):
+        parked_delivering(services, conn)
+    section = reconcile_section(client.get("/dashboard").get_data(as_text=True))
+    assert re.search(r"data-reconcile-count[^>]*>3<", section)
+    assert len(re.findall(r'href="/quotations/\d+"', section)) == 2
+    assert "The 2 parked longest of 3" in section
 
 
 def test_throughput_chart_is_inline_svg_of_the_last_hour(client, services, conn):
