@@ -29,6 +29,9 @@ GROUP BY j.queue_name;
 SELECT count(*) AS n FROM running_jobs
 WHERE worker_gone OR heartbeat_age > make_interval(secs => %(seconds)s::float8);
 
+-- name: metrics_awaiting_reconciliation
+SELECT count(*) AS n FROM deliveries_awaiting_reconciliation;
+
 -- name: metrics_oldest_waiting_quotation
 SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS seconds
 FROM quotations WHERE status IN ('queued', 'generating', 'delivering');

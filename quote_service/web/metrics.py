@@ -121,6 +121,13 @@ class DatabaseCollector:
         stalled.add_metric([], db.fetch_one(conn, "metrics_stalled", seconds=seconds)["n"])
         yield stalled
 
+        parked = GaugeMetricFamily(
+            f"{PREFIX}_deliveries_awaiting_reconciliation",
+            "Quotations whose latest email is in state unknown (the request left, no answer "
+            "came back): never re-sent automatically; check the provider, then resend.")
+        parked.add_metric([], db.fetch_one(conn, "metrics_awaiting_reconciliation")["n"])
+        yield parked
+
         oldest = GaugeMetricFamily(
             f"{PREFIX}_oldest_waiting_quotation_seconds",
             "Age of the oldest quotation still queued, generating or delivering (0: none).")

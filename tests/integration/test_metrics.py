@@ -8,6 +8,7 @@ from prometheus_client.openmetrics.parser import (
 )
 from prometheus_client.parser import text_string_to_metric_families
 
+from quote_service import pipeline
 from quote_service.app import create_app
 from tests.integration.test_dashboard_scenario import (
     add_worker,
@@ -20,6 +21,7 @@ from tests.integration.test_dashboard_scenario import (
     start_job,
     store_pdf,
 )
+from tests.integration.unknown_outcome import parked_delivering, parked_failed
 
 pytestmark = pytest.mark.integration
 
@@ -94,6 +96,19 @@ def test_metrics_match_the_database(client, services, conn):
                values(to_sent, "quote_service_submit_to_sent_seconds_bucket").items()}
     assert (buckets["5.0"], buckets["10.0"], buckets["60.0"], buckets["120.0"],
             buckets["+Inf"]) == (0.0, 1.0, 1.0, 2.0, 2.0)
+
+
+def test_emails_awaiting_reconciliation_are_a_gauge(client, services, conn):
+    family = "quote_service_deliveries_awaiting_reconciliation"
+    assert values(scrape(client)[family]) == {(): 0.0}
+    parked_delivering(services, conn)
+    parked_failed(services, conn)
+    resent, _ = parked_delivering(services, conn)
+    pipeline.resend(conn, resent.id)  # settled by a deliberate resend: its new email is pending
+    _, delivery_id = parked_delivering(services, conn)
+    pipeline.apply_provider_event(conn, delivery_id, "processed", "msg-1", None)
+
+    assert values(scrape(client)[family]) == {(): 2.0}
 
 
 def test_job_duration_is_a_histogram_of_the_last_hours_runs(client, services, conn):
