@@ -9,10 +9,12 @@ SELECT queue_name, status::text AS status, jobs FROM queue_summary;
 SELECT status, count(*) AS n FROM quotations GROUP BY status;
 
 -- name: dashboard_oldest_waiting
--- The quotation that has waited longest for its PDF or its email.
+-- The quotation that has waited longest for its PDF or its email. One whose email awaits
+-- reconciliation waits for a person, not for the queue: it is listed apart.
 SELECT id, number, status, created_at, now() - created_at AS age
-FROM quotations
+FROM quotations q
 WHERE status IN ('queued', 'generating', 'delivering')
+  AND NOT EXISTS (SELECT 1 FROM deliveries_awaiting_reconciliation r WHERE r.quotation_id = q.id)
 ORDER BY created_at, id
 LIMIT 1;
 

@@ -33,8 +33,11 @@ WHERE worker_gone OR heartbeat_age > make_interval(secs => %(seconds)s::float8);
 SELECT count(*) AS n FROM deliveries_awaiting_reconciliation;
 
 -- name: metrics_oldest_waiting_quotation
+-- Quotations whose email awaits reconciliation are counted by their own gauge instead.
 SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS seconds
-FROM quotations WHERE status IN ('queued', 'generating', 'delivering');
+FROM quotations q
+WHERE status IN ('queued', 'generating', 'delivering')
+  AND NOT EXISTS (SELECT 1 FROM deliveries_awaiting_reconciliation r WHERE r.quotation_id = q.id);
 
 -- name: metrics_job_duration_seconds
 WITH samples AS (

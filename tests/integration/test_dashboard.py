@@ -399,10 +399,13 @@ def test_pipeline_at_a_glance(client, services, conn):
     conn.execute("UPDATE quotations SET created_at = now() - interval '2 hours 5 minutes' "
                  "WHERE id = %s", (waiting.id,))
     new_quotation(services)
+    parked, _ = parked_delivering(services, conn)  # waits for a person, not the queue
+    conn.execute("UPDATE quotations SET created_at = now() - interval '3 hours' WHERE id = %s",
+                 (parked.id,))
 
     with db.connect(services.settings.database_url) as tx:
         stats = dashboard.read_pipeline_stats(tx)
-    assert stats.by_status == {"queued": 2, "generating": 0, "delivering": 0, "sent": 5,
+    assert stats.by_status == {"queued": 2, "generating": 0, "delivering": 1, "sent": 5,
                                "failed": 1}
     assert stats.oldest_waiting["id"] == waiting.id
     assert stats.sent_last_hour == 4

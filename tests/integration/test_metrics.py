@@ -109,6 +109,11 @@ def test_emails_awaiting_reconciliation_are_a_gauge(client, services, conn):
     pipeline.apply_provider_event(conn, delivery_id, "processed", "msg-1", None)
 
     assert values(scrape(client)[family]) == {(): 2.0}
+    # Waiting for a person, not for the queue: not the oldest waiting quotation.
+    conn.execute("UPDATE quotations SET created_at = now() - interval '3 hours' "
+                 "WHERE id IN (SELECT quotation_id FROM deliveries_awaiting_reconciliation)")
+    waiting = values(scrape(client)["quote_service_oldest_waiting_quotation_seconds"])[()]
+    assert waiting < 3600
 
 
 def test_job_duration_is_a_histogram_of_the_last_hours_runs(client, services, conn):
