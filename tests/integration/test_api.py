@@ -8,8 +8,8 @@ import pytest
 
 from quote_service.app import create_app
 from quote_service.domain.model import STATUSES
-from tests.integration.unknown_outcome import parked_delivering
 from tests.samples import sample_payload
+from tests.support.unknown_outcome import parked_delivering
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ import pytest
 from quote_service import db, pipeline, queue
 from quote_service.deliver.step import fail_delivery
 from quote_service.web import dashboard
-from tests.integration.test_dashboard_scenario import (
+from tests.support.queue_states import (
     CSRF,
     add_worker,
     fail_last_attempt,
@@ -24,7 +24,7 @@ from tests.integration.test_dashboard_scenario import (
     store_pdf,
     with_csrf,
 )
-from tests.integration.unknown_outcome import (
+from tests.support.unknown_outcome import (
     LOST,
     parked_delivering,
     parked_failed,

@@ -10,7 +10,7 @@ import croniter
 import procrastinate
 import pytest
 
-from tests.integration.test_dashboard_scenario import (
+from tests.support.queue_states import (
     fail_last_attempt,
     finish_job,
     job_status,

@@ -18,7 +18,7 @@ import pytest
 from procrastinate.jobs import Job
 
 from quote_service import db, pipeline
-from tests.integration.test_dashboard_scenario import (
+from tests.support.queue_states import (
     add_worker,
     finish_job,
     job_status,

@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from quote_service import pipeline
 from quote_service.app import create_app
-from tests.integration.test_dashboard_scenario import (
+from tests.support.queue_states import (
     add_worker,
     fail_last_attempt,
     latest_job,
@@ -21,7 +21,7 @@ from tests.integration.test_dashboard_scenario import (
     start_job,
     store_pdf,
 )
-from tests.integration.unknown_outcome import parked_delivering, parked_failed
+from tests.support.unknown_outcome import parked_delivering, parked_failed
 
 pytestmark = pytest.mark.integration
 

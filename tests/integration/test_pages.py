@@ -14,8 +14,8 @@ from quote_service.deliver.storage.base import sha256_hex
 from quote_service.domain.validation import parse_submission
 from quote_service.generate.document import available_templates
 from quote_service.submit.service import submit
-from tests.integration.unknown_outcome import LOST, parked_delivering, parked_failed
 from tests.samples import submitter_id
+from tests.support.unknown_outcome import LOST, parked_delivering, parked_failed
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ import pytest
 
 from quote_service import pipeline
 from quote_service.deliver.step import fail_delivery
-from tests.integration.test_dashboard_scenario import (
+from tests.support.queue_states import (
     finish_job,
     latest_job,
     new_quotation,

@@ -12,7 +12,7 @@ import pytest
 
 from quote_service import pipeline
 from quote_service.config import PROJECT_ROOT
-from tests.integration.test_dashboard_scenario import (
+from tests.support.queue_states import (
     add_worker,
     fail_last_attempt,
     latest_job,
@@ -22,7 +22,7 @@ from tests.integration.test_dashboard_scenario import (
     start_job,
     store_pdf,
 )
-from tests.integration.unknown_outcome import parked_delivering, parked_failed
+from tests.support.unknown_outcome import parked_delivering, parked_failed
 
 pytestmark = pytest.mark.integration
 

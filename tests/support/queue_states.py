@@ -1,8 +1,7 @@
 """Queue states built for the dashboard, metrics and SQL tests, through the same functions and
 SQL that the web process and the workers use: submissions through `submit`, pipeline records
 through `quote_service.pipeline`, and job transitions through procrastinate's own functions
-and triggers (a worker taking a job is `status = 'doing'`, as procrastinate_fetch_job does).
-No test lives here."""
+and triggers (a worker taking a job is `status = 'doing'`, as procrastinate_fetch_job does)."""
 
 from __future__ import annotations
 

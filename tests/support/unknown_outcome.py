@@ -12,7 +12,7 @@ from quote_service.deliver.mail.base import MailOutcomeUnknown, OutgoingEmail, S
 from quote_service.deliver.step import fail_delivery, send_quotation
 from quote_service.domain.model import Quotation
 from quote_service.services import Services
-from tests.integration.test_dashboard_scenario import (
+from tests.support.queue_states import (
     finish_job,
     latest_job,
     new_quotation,
