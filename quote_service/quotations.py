@@ -40,8 +40,16 @@ def get_detail(conn: psycopg.Connection, quotation_id: int) -> QuotationDetail |
     )
 
 
+@dataclass(frozen=True)
+class Page:
+    items: list[Quotation]
+    more: bool  # older quotations exist: the next page starts before items[-1].id
+
+
 def list_page(conn: psycopg.Connection, *, status: str | None, before: int | None, limit: int
-              ) -> list[Quotation]:
-    rows = db.fetch_all(conn, "list_quotations", status=status, before=before,
-                        limit=max(1, min(limit, MAX_PAGE)))
-    return [Quotation.from_row(r) for r in rows]
+              ) -> Page:
+    """Newest first, keyset-paginated on id; `limit` is capped at MAX_PAGE. One row more than
+    asked for tells whether an older page exists, so the last page never links to an empty one."""
+    size = max(1, min(limit, MAX_PAGE))
+    rows = db.fetch_all(conn, "list_quotations", status=status, before=before, limit=size + 1)
+    return Page([Quotation.from_row(r) for r in rows[:size]], more=len(rows) > size)

@@ -150,9 +150,10 @@ def list_quotations():
         return jsonify({"errors": errors}), 422
     with db.transaction(services().pool) as conn:
         page = quotations.list_page(conn, status=status, before=before, limit=limit)
-    body: dict[str, Any] = {"items": [quotation_summary(q) for q in page], "next": None}
-    if len(page) == max(1, min(limit, quotations.MAX_PAGE)):
-        args = {"before": page[-1].id, "limit": limit, **({"status": status} if status else {})}
+    body: dict[str, Any] = {"items": [quotation_summary(q) for q in page.items], "next": None}
+    if page.more:
+        args = {"before": page.items[-1].id, "limit": limit,
+                **({"status": status} if status else {})}
         body["next"] = url_for("api.list_quotations", **args)
     return jsonify(body)
 

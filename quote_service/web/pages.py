@@ -179,15 +179,13 @@ def list_quotations():
         abort(400, description="'before' must be a quotation id (a positive whole number).")
     before = int(raw_before) if raw_before else None
     with db.transaction(services().pool) as conn:
-        # One row more than shown tells whether an older page exists.
-        page = quotations.list_page(conn, status=status, before=before, limit=PAGE_SIZE + 1)
+        page = quotations.list_page(conn, status=status, before=before, limit=PAGE_SIZE)
     older = None
-    if len(page) > PAGE_SIZE:
-        page = page[:PAGE_SIZE]
-        older = url_for("pages.list_quotations", before=page[-1].id,
+    if page.more:
+        older = url_for("pages.list_quotations", before=page.items[-1].id,
                         **({"status": status} if status else {}))
-    return render_template("quotation_list.html", items=page, status=status, statuses=STATUSES,
-                           before=before, older=older)
+    return render_template("quotation_list.html", items=page.items, status=status,
+                           statuses=STATUSES, before=before, older=older)
 
 
 @dataclass(frozen=True)

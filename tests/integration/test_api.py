@@ -125,6 +125,9 @@ def test_list_is_newest_first_and_keyset_paginated(client):
     third = client.get(second["next"]).get_json()
     assert [q["id"] for q in third["items"]] == ids[:1] and third["next"] is None
     assert client.get("/api/quotations?status=failed").get_json()["items"] == []
+    # A last page that is exactly full links to nothing, not to an empty page.
+    exact = client.get(f"/api/quotations?limit=2&before={ids[2]}").get_json()
+    assert [q["id"] for q in exact["items"]] == ids[1::-1] and exact["next"] is None
     assert client.get("/api/quotations?status=queued&limit=1").get_json()["items"][0]["id"] \
         == ids[-1]
 
