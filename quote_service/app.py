@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import hmac
-import secrets
 from typing import Any
 
-from flask import Flask, abort, request, session
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from quote_service.config import Settings, load_dotenv_file
@@ -35,7 +33,17 @@ def create_app(settings: Settings | None = None, config: dict[str, Any] | None =
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
-    from quote_service.web import api, auth, dashboard, errors, health, metrics, pages, webhooks
+    from quote_service.web import (
+        api,
+        auth,
+        csrf,
+        dashboard,
+        errors,
+        health,
+        metrics,
+        pages,
+        webhooks,
+    )
 
     errors.register(app)
     auth.install(app)
@@ -50,9 +58,7 @@ def create_app(settings: Settings | None = None, config: dict[str, Any] | None =
 
         structured_logging.configure(settings)
 
-    @app.context_processor
-    def _csrf() -> dict[str, Any]:
-        return {"csrf_token": csrf_token}
+    app.context_processor(lambda: {"csrf_token": csrf.csrf_token})
 
     return app
 
@@ -61,26 +67,3 @@ def services() -> Services:
     from flask import current_app
 
     return current_app.extensions["quote_service"]
-
-
-def csrf_token() -> str:
-    """One token per session, checked on every form POST (see web.pages)."""
-    if "csrf" not in session:
-        session["csrf"] = secrets.token_urlsafe(32)
-    return session["csrf"]
-
-
-def csrf_valid() -> bool:
-    """Whether the POSTed form carries this session's token: another site cannot make a
-    signed-in browser submit a form here."""
-    sent = request.form.get("csrf_token", "")
-    expected = session.get("csrf", "")
-    return bool(expected) and hmac.compare_digest(sent.encode(), expected.encode())
-
-
-def check_csrf() -> None:
-    """Refuse (400) a form POST that fails `csrf_valid`."""
-    if not csrf_valid():
-        abort(400, description="This form has expired or did not come from this site. "
-                               "Go back, reload the page and try again.")
-

@@ -57,8 +57,9 @@ from quote_service.accounts import tokens, users
 from quote_service.accounts.ratelimit import LoginLimited, LoginLimits
 from quote_service.accounts.signin import sign_in
 from quote_service.accounts.users import ROLES, User
-from quote_service.app import csrf_valid, services
+from quote_service.app import services
 from quote_service.links import check_pdf_token
+from quote_service.web.csrf import csrf_valid
 from quote_service.web.errors import json_error
 
 bp = Blueprint("auth", __name__, template_folder="templates")

@@ -47,11 +47,12 @@ from flask import (
 from procrastinate import sql as procrastinate_sql
 
 from quote_service import db, pipeline, queue, quotations
-from quote_service.app import check_csrf, services
+from quote_service.app import services
 from quote_service.deliver.step import fail_delivery
 from quote_service.domain.model import STATUSES as QUOTATION_STATUSES
 from quote_service.domain.model import Quotation
 from quote_service.web import auth
+from quote_service.web.csrf import check_csrf
 
 logger = logging.getLogger("quote_service.web.dashboard")
 

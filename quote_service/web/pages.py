@@ -27,7 +27,7 @@ from flask import (
 )
 
 from quote_service import db, pipeline, quotations
-from quote_service.app import check_csrf, services
+from quote_service.app import services
 from quote_service.deliver.storage.base import StorageError
 from quote_service.domain.model import STATUSES, Event, Quotation
 from quote_service.domain.money import MINOR_UNITS, format_amount, plain_number
@@ -46,6 +46,7 @@ from quote_service.submit.service import (
     submit,
 )
 from quote_service.web import forms
+from quote_service.web.csrf import check_csrf
 from quote_service.web.forms import QuotationForm
 
 logger = logging.getLogger("quote_service.web")
