@@ -115,12 +115,6 @@ def format_duration(value: float | dt.timedelta | None) -> str:
     return f"{days} d {hours} h"
 
 
-@bp.app_template_filter("dashboard_time")
-def format_time(value: dt.datetime | None) -> str:
-    """UTC, like every log line and the quotation pages."""
-    return "" if value is None else value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
 # --- reading --------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
