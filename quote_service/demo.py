@@ -141,9 +141,14 @@ def run_demo(settings: Settings, *, port: int, timeout: float, echo=print) -> in
             return 1
         delivery = detail["deliveries"][-1]
         echo(f"number:  {detail['number']}  (submit to email: {elapsed:.1f} s)")
-        echo(f"pdf:     {settings.storage_dir / detail['pdf']['key']}")
-        eml = settings.outbox_dir / f"delivery-{delivery['id']}.eml"
-        echo(f"email:   {eml}")
+        key = detail["pdf"]["key"]
+        echo("pdf:     " + (str(settings.storage_dir / key) if settings.storage_backend == "local"
+                            else f"gs://{settings.gcs_bucket}/{key}"))
+        if settings.mail_backend == "outbox":
+            eml = settings.outbox_dir / f"delivery-{delivery['id']}.eml"
+            echo(f"email:   {eml}")
+        else:
+            echo(f"email:   accepted by SendGrid as {delivery['provider_message_id']}")
         echo(f"page:    {base}/quotations/{detail['id']}")
         return 0
     finally:
