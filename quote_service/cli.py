@@ -97,6 +97,7 @@ def status(quotation_id: int | None, status_filter: str | None, limit: int) -> N
     q = detail.quotation
     click.echo(f"{q.number}  {q.status}  {plain_amount(q.total, q.currency)} {q.currency}")
     click.echo(f"customer   {q.customer_name} <{q.customer_email}>")
+    click.echo(f"submitted  {q.created_at:%Y-%m-%d %H:%M:%S} by {detail.submitted_by or '-'}")
     click.echo(f"pdf        {q.pdf_key or '-'}")
     if q.last_error:
         click.echo(f"error      {q.last_error}")

@@ -18,6 +18,7 @@ class QuotationDetail:
     lines: list[Line]
     deliveries: list[Delivery]
     events: list[Event]
+    submitted_by: str | None  # the account's email; None for quotations from before accounts
 
 
 def get(conn: psycopg.Connection, quotation_id: int) -> Quotation | None:
@@ -37,6 +38,7 @@ def get_detail(conn: psycopg.Connection, quotation_id: int) -> QuotationDetail |
                                                                quotation_id=quotation_id)],
         events=[Event.from_row(r) for r in db.fetch_all(conn, "get_events",
                                                         quotation_id=quotation_id)],
+        submitted_by=(db.fetch_one(conn, "get_submitter", id=quotation_id) or {}).get("email"),
     )
 
 

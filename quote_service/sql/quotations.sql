@@ -35,6 +35,9 @@ INSERT INTO quotation_lines (
 -- name: get_quotation
 SELECT * FROM quotations WHERE id = %(id)s;
 
+-- name: get_submitter
+SELECT u.email FROM quotations q JOIN users u ON u.id = q.user_id WHERE q.id = %(id)s;
+
 -- name: lock_quotation
 SELECT * FROM quotations WHERE id = %(id)s FOR UPDATE;
 

@@ -71,6 +71,7 @@ def quotation_document(detail: quotations.QuotationDetail) -> dict[str, Any]:
         "valid_until": q.valid_until.isoformat(),
         "notes": q.notes,
         "template": q.template,
+        "submitted_by": detail.submitted_by,
         "subtotal": plain_amount(q.subtotal, q.currency),
         "discount_total": plain_amount(q.discount_total, q.currency),
         "tax_total": plain_amount(q.tax_total, q.currency),

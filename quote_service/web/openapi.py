@@ -150,6 +150,9 @@ OPENAPI = {
             "pdf_generated_at": {"type": ["string", "null"], "format": "date-time"},
             "sent_at": {"type": ["string", "null"], "format": "date-time"},
             "attempts": {"type": "integer"}, "lines": {"type": "array"},
+            "submitted_by": {"type": ["string", "null"], "format": "email",
+                             "description": "The account that submitted it (null for "
+                                            "quotations older than accounts)"},
             "deliveries": {"type": "array", "items": _DELIVERY,
                            "description": "Oldest first: the first email, then each retry or "
                                           "resend"},

@@ -238,6 +238,7 @@ def quotation_detail(quotation_id: int):
         "quotation_detail.html",
         q=q,
         lines=detail.lines,
+        submitted_by=detail.submitted_by,
         deliveries=detail.deliveries,
         events=list(reversed(detail.events)),
         steps=progress(q, detail.events, outcome_unknown=parked is not None),

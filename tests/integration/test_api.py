@@ -43,6 +43,7 @@ def test_get_returns_lines_totals_and_steps(client):
     assert body["pdf_generated_at"] is None and body["sent_at"] is None
     assert body["last_error"] is None and body["attempts"] == 0
     assert [e["kind"] for e in body["events"]] == ["submitted"]
+    assert body["submitted_by"] == "admin@example.com"  # the token's user
 
 
 def test_json_numbers_are_read_as_decimals(client):

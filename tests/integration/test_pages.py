@@ -382,6 +382,7 @@ def test_detail_shows_lines_status_and_progress(app, client):
     html = response.get_data(as_text=True)
     assert q.number in html
     assert "Consulting &lt;day&gt;" in html and "Travel" in html
+    assert re.search(r"<dt>Submitted by</dt><dd>[^<]+@example\.com</dd>", html)
     assert "360.00" in html and "72.45" in html  # line nets
     assert ">80.50<" in html  # unit prices have at least the currency's minor units
     assert q.total is not None and f"{q.total:,.2f}" in html
