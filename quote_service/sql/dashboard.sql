@@ -130,10 +130,14 @@ SELECT pg_notify('procrastinate_queue_v1#' || %(queue)s,
                  json_build_object('type', 'job_inserted', 'job_id', %(id)s)::text);
 
 -- name: dashboard_retryable_failed
--- Failed jobs that no later job of the same quotation has followed yet, oldest first.
+-- Failed jobs that no later job of the same quotation has followed yet, oldest first; not
+-- those of a quotation whose last email may have gone out (retry refuses them: a person
+-- checks the provider, then resends).
 SELECT j.id FROM procrastinate_jobs j
 WHERE j.status = 'failed'
   AND (%(task)s::text IS NULL OR j.task_name = %(task)s)
   AND (%(queue)s::text IS NULL OR j.queue_name = %(queue)s)
   AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs k WHERE k.lock = j.lock AND k.id > j.id)
+  AND NOT EXISTS (SELECT 1 FROM deliveries_awaiting_reconciliation r
+                  WHERE j.lock = 'quotation-' || r.quotation_id)
 ORDER BY j.id;

@@ -243,6 +243,7 @@ def test_retry_refuses_a_job_that_did_not_fail(client, services, conn):
 def test_retry_all_failed_asks_first_then_retries_each(client, services, conn):
     failed = [failed_quotation(services, conn) for _ in range(3)]
     untouched = latest_job(conn, new_quotation(services).id)["id"]
+    parked, _ = parked_failed(services, conn)  # its email may have gone out: not retryable
 
     page = client.get("/dashboard/retry-failed").get_data(as_text=True)
     assert "Retry 3 failed jobs?" in page
@@ -262,6 +263,7 @@ def test_retry_all_failed_asks_first_then_retries_each(client, services, conn):
     assert ("success", "Retried 3 failed jobs.") in flashes(client)
     assert "No failed job to retry." in client.get("/dashboard/retry-failed").get_data(
         as_text=True)
+    assert quotation_status(conn, parked.id) == "failed"
 
 
 def test_run_now_brings_a_scheduled_job_forward(client, services, conn):
