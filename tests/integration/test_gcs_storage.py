@@ -7,9 +7,11 @@ the answer to an upload it did store, so the client's retry meets that 412 for r
 
 from __future__ import annotations
 
+import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -118,6 +120,26 @@ def test_a_lost_upload_answer_is_retried_by_the_client_and_accepted(
 
     assert (proxy.uploads, proxy.refused) == (2, 1)  # stored, answer lost; retry refused
     assert stored.sha256 == sha256_hex(PDF)
+    assert gcs.get(key) == PDF
+
+
+@pytest.mark.parametrize("stored", [False, True], ids=["dropped", "answer-lost"])
+def test_a_held_upload_waits_for_release_then_the_proxy_forwards_again(
+    gcs: GCSStorage, proxy: PreconditionProxy, key: str, stored: bool
+) -> None:
+    """The switch the killed-worker tests use: the client waits inside the held upload;
+    once released, the client's retry is forwarded as usual."""
+    proxy.hold_next_upload(stored=stored)
+    with ThreadPoolExecutor(1) as pool:
+        putting = pool.submit(put, gcs, key)
+        assert proxy.holding.wait(10)
+        time.sleep(0.2)
+        assert not putting.done()
+        assert (gcs.stat(key) is not None) is stored
+        proxy.release()
+        assert putting.result(timeout=30).sha256 == sha256_hex(PDF)
+
+    assert (proxy.uploads, proxy.refused) == (2, 1 if stored else 0)
     assert gcs.get(key) == PDF
 
 

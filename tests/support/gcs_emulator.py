@@ -3,7 +3,8 @@
 The emulator ignores `ifGenerationMatch`, so on its own it would overwrite an existing object
 where real GCS answers 412. The proxy restores that rule for uploads (answering 412 the way GCS
 does) and can lose the answer to an upload it did forward, which is how the client's own retry
-ends up meeting a 412 in production.
+ends up meeting a 412 in production. It can also hold the next upload unanswered, so that a
+test knows its client is inside the upload (and can kill the process that sent it).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from tests.support.ports import free_port
 
 _PRECONDITION_MESSAGE = "At least one of the pre-conditions you specified did not hold."
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
+HOLD_LIMIT_SECONDS = 120.0  # a held upload a test forgot to release ends after this
 
 
 @contextlib.contextmanager
@@ -82,7 +84,30 @@ class PreconditionProxy:
     uploads: int = 0
     refused: int = 0
     lose_next_upload_answer: bool = False
+    holding: threading.Event = field(default_factory=threading.Event)  # an upload is held
+    _hold_next: str | None = None  # "before" or "after" forwarding
+    _released: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def hold_next_upload(self, *, stored: bool) -> None:
+        """Leave the next upload unanswered until `release()`, its client waiting as on a
+        stalled network. stored=False: the upload never reaches the emulator (on release it
+        is dropped); stored=True: it is forwarded first, so the object is stored and only
+        its answer is lost. Either way its connection is then closed without an answer;
+        later requests are forwarded as usual."""
+        with self._lock:
+            self._hold_next = "after" if stored else "before"
+            self.holding.clear()
+            self._released.clear()
+
+    def release(self) -> None:
+        """End the hold: the held upload's connection closes unanswered."""
+        self._released.set()
+
+    def _hold(self, handler: BaseHTTPRequestHandler) -> None:
+        self.holding.set()
+        self._released.wait(HOLD_LIMIT_SECONDS)
+        handler.close_connection = True
 
     def handle(self, handler: BaseHTTPRequestHandler) -> None:
         length = int(handler.headers.get("Content-Length") or 0)
@@ -94,6 +119,10 @@ class PreconditionProxy:
             with self._lock:
                 self.uploads += 1
                 lose_answer, self.lose_next_upload_answer = self.lose_next_upload_answer, False
+                hold, self._hold_next = self._hold_next, None
+            if hold == "before":
+                self._hold(handler)
+                return
             must_be_new = query.get("ifGenerationMatch") == ["0"]
             if must_be_new and self._exists(parsed.path, query, handler, body):
                 with self._lock:
@@ -101,6 +130,9 @@ class PreconditionProxy:
                 _send_gcs_error(handler, 412, _PRECONDITION_MESSAGE)
                 return
             status, headers, answer = self._forward(handler, body)
+            if hold == "after":
+                self._hold(handler)
+                return
             if lose_answer:
                 handler.close_connection = True  # the object is stored; its answer never arrives
                 return
@@ -183,6 +215,7 @@ def precondition_proxy(upstream: str) -> Iterator[PreconditionProxy]:
     try:
         yield proxy
     finally:
+        proxy.release()
         server.shutdown()
         server.server_close()
 
