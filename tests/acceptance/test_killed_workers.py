@@ -7,17 +7,24 @@ The dead worker's job is found through its stale heartbeat and retried by the pe
 
 from __future__ import annotations
 
+import email
+import email.policy
+import hashlib
 import os
 import random
 import signal
 import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
 
-from quote_service.demo import wait_until
+from quote_service.demo import http_json, wait_until
 from tests.samples import sample_payload
 from tests.support.fake_sendgrid import HANG, running_fake_sendgrid
+from tests.support.gcs_emulator import emulator_process, precondition_proxy
+from tests.support.processes import descendants
 
 pytestmark = pytest.mark.acceptance
 
@@ -38,6 +45,126 @@ def emails_per_quotation(outbox: Path) -> dict[str, int]:
         number = subject.split()[2]
         counts[number] = counts.get(number, 0) + 1
     return counts
+
+
+def attached_pdf(outbox: Path) -> bytes:
+    """The PDF attached to the one email in the outbox."""
+    [path] = outbox.glob("*.eml")
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    [attachment] = message.iter_attachments()
+    return attachment.get_content()
+
+
+def assert_resumed_once(detail: dict) -> None:
+    """Two generate attempts, the first lost with its worker, then one email sent."""
+    kinds = [e["kind"] for e in detail["events"]]
+    assert kinds.count("generating") == 2 and kinds.count("sent") == 1, kinds
+    assert kinds[-1] == "sent", kinds
+    [failed] = [e for e in detail["events"] if e["kind"] == "attempt_failed"]
+    assert failed["detail"]["error"].startswith("WorkerLost: worker ")
+    assert [d["state"] for d in detail["deliveries"]] == ["accepted"]
+
+
+def counting_soffice(folder: Path) -> tuple[Path, Path]:
+    """A `SOFFICE_PATH` that runs the real soffice, adding a line to a file per conversion."""
+    count, script = folder / "conversions", folder / "counting-soffice"
+    script.write_text(f'#!/bin/sh\necho >> {count}\nexec soffice "$@"\n')
+    script.chmod(0o755)
+    return script, count
+
+
+def test_killed_while_rendering_resumes_and_sends_once(stack, settings, tmp_path):
+    """Killed while rendering the DOCX, before any LibreOffice started.
+
+    Nothing in the code marks the render, so the quotation is made slow to render within the
+    API's limits: 200 lines (the most it accepts) whose descriptions hold 500 tabs each.
+    docxtpl turns each tab into runs of its own and lxml then takes about 1.5 s to put that
+    body into the document: rendering takes about 2 s on a 2-core machine (30 ms for a usual
+    quotation), converting it about 3 s. The kill follows the `generating` status by one poll
+    (0.05 to 0.2 s after it, measured), well inside those 2 s; a traceback dump of the worker
+    at that moment showed it in docxtpl's render. The worker is stopped (SIGSTOP) before it
+    is looked at, so what is checked is what it was doing when killed: no child process
+    (soffice not yet started), no conversion, no PDF stored.
+
+    The render holds the GIL (lxml), so the worker's heartbeat waits for it: the silence
+    after which a worker counts as dead is 5 s here rather than 3, or the survivor, rendering
+    the same quotation, could be taken for dead itself.
+    """
+    lines = [{"description": "x" + "\t" * 500 + "x", "quantity": str(i % 5 + 1),
+              "unit_price": "12.50", "tax_rate": "20", "discount_pct": "0"} for i in range(200)]
+    script, conversions = counting_soffice(tmp_path)
+    stack.env.update({**FAST_RECOVERY, "STALLED_WORKER_SECONDS": "5", "SOFFICE_PATH": str(script)})
+    stack.start_web()
+    worker = stack.start_worker()
+    status, created = stack.post("/api/quotations", sample_payload(lines=lines))
+    assert status == 202, created
+    url = created["links"]["self"]
+    stack.wait_for(url, lambda q: q["status"] == "generating")
+    os.killpg(worker.pid, signal.SIGSTOP)
+    children = [p.command for p in descendants(worker.pid).values()]
+    stored = list(settings.storage_dir.rglob("*.pdf"))
+    kill(worker)
+    stack.processes.remove(worker)
+    assert (children, stored, conversions.exists()) == ([], [], False), "killed after rendering"
+
+    stack.start_worker(name="survivor")
+    detail = stack.wait_for(url, lambda q: q["status"] == "sent", 60)
+    assert_resumed_once(detail)
+    assert len(conversions.read_text().splitlines()) == 1
+    [pdf] = settings.storage_dir.rglob("*.pdf")
+    assert pdf.name == f"{detail['number']}-v1.pdf"
+    assert hashlib.sha256(pdf.read_bytes()).hexdigest() == detail["pdf"]["sha256"]
+    assert emails_per_quotation(settings.outbox_dir) == {detail["number"]: 1}
+    assert attached_pdf(settings.outbox_dir) == pdf.read_bytes()
+
+
+@pytest.mark.parametrize("stored", [False, True], ids=["upload-lost", "answer-lost"])
+def test_killed_during_upload_stores_one_pdf_and_sends_once(stack, settings, tmp_path, stored):
+    """Killed inside the PDF's upload to GCS (gcp-storage-emulator behind the proxy, which
+    holds the upload so that the worker is waiting for its answer when it is killed).
+
+    upload-lost: the upload never reached storage; the next attempt converts again and
+    uploads. answer-lost: the object was stored and only its answer was lost; the next
+    attempt finds it (the step looks before rendering) and records it without converting or
+    uploading again. That look is what saves it: a PDF converted again differs from the
+    stored one (LibreOffice writes a new creation date and document ID each time), so
+    uploading it would meet a 412 for other content, not the "same checksum" 412.
+    """
+    bucket = "quotes-test"
+    script, conversions = counting_soffice(tmp_path)
+    with emulator_process(bucket) as emulator, precondition_proxy(emulator) as proxy:
+        proxy.hold_next_upload(stored=stored)
+        stack.env.update({**FAST_RECOVERY, "STORAGE_BACKEND": "gcs", "GCS_BUCKET": bucket,
+                          "STORAGE_EMULATOR_HOST": proxy.url, "SOFFICE_PATH": str(script)})
+        stack.env.pop("GOOGLE_APPLICATION_CREDENTIALS", None)
+        stack.start_web()
+        worker = stack.start_worker()
+        _, created = stack.post("/api/quotations", sample_payload())
+        assert proxy.holding.wait(60), stack.all_logs()
+        kill(worker)
+        stack.processes.remove(worker)
+        proxy.release()
+        stack.start_worker(name="survivor")
+        detail = stack.wait_for(created["links"]["self"], lambda q: q["status"] == "sent", 60)
+
+        number = detail["number"]
+        key = f"quotations/{number.split('-')[1]}/{number}-v1.pdf"
+        objects = http_json("GET", f"{emulator}/storage/v1/b/{bucket}/o")[1].get("items", [])
+        assert [o["name"] for o in objects] == [key]
+        object_url = f"{emulator}/storage/v1/b/{bucket}/o/{urllib.parse.quote(key, safe='')}"
+        with urllib.request.urlopen(f"{object_url}?alt=media", timeout=10) as response:
+            pdf = response.read()
+        assert detail["pdf"] == {"key": key, "sha256": hashlib.sha256(pdf).hexdigest(),
+                                 "size": len(pdf)}
+        assert objects[0]["metadata"] == {"sha256": detail["pdf"]["sha256"]}
+        assert (proxy.uploads, proxy.refused) == (1 if stored else 2, 0)
+
+    assert_resumed_once(detail)
+    [recorded] = [e for e in detail["events"] if e["kind"] == "pdf_stored"]
+    assert recorded["detail"]["reused"] is stored
+    assert len(conversions.read_text().splitlines()) == (1 if stored else 2)
+    assert emails_per_quotation(settings.outbox_dir) == {number: 1}
+    assert attached_pdf(settings.outbox_dir) == pdf
 
 
 def test_killed_during_conversion_resumes_and_sends_once(stack, settings, tmp_path):
