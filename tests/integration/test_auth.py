@@ -1,7 +1,6 @@
 """Sign-in, sign-out and the access policy, through the real application and database."""
 
 import dataclasses
-import functools
 import re
 import time
 
@@ -9,14 +8,15 @@ import pytest
 from flask import Blueprint
 
 from quote_service import links, quotations
-from quote_service.accounts import passwords, ratelimit, tokens, users
+from quote_service.accounts import ratelimit, tokens, users
 from quote_service.app import create_app
 from quote_service.web import auth
+from tests.conftest import TEST_PASSWORD
 from tests.samples import sample_payload
 
 pytestmark = pytest.mark.integration
 
-PASSWORD = "a long enough passphrase"
+PASSWORD = TEST_PASSWORD
 
 # Stand-ins for routes the policy must cover whatever their views do: each answers 200, so a
 # test sees exactly what the policy let through.
@@ -49,21 +49,6 @@ def web(settings):
 @pytest.fixture
 def anon(web):
     return web.test_client()
-
-
-@functools.cache
-def password_hash() -> str:
-    """Hashed once: argon2id is slow on purpose."""
-    return passwords.hash_password(PASSWORD)
-
-
-@pytest.fixture
-def make_user(conn):
-    def make(role: str, email: str | None = None) -> users.User:
-        return users.insert(conn, email or f"{role}@example.com", role=role,
-                            password_hash=password_hash())
-
-    return make
 
 
 @pytest.fixture
