@@ -1,4 +1,4 @@
-"""Sample request bodies shared by the tests, and the account they are submitted as."""
+"""Sample request bodies and emails shared by the tests, and the account they are submitted as."""
 
 from __future__ import annotations
 
@@ -14,6 +14,24 @@ def sample_payload(**overrides) -> dict:
     }
     payload.update(overrides)
     return payload
+
+
+def sample_email(**changes):
+    """The email of quotation Q-2026-0017's delivery 17, as the send step builds it."""
+    from quote_service.deliver.mail.base import Attachment, OutgoingEmail
+
+    fields = dict(
+        reference="delivery-17",
+        sender="Northwind Quotes <quotes@northwind.example>",
+        to="buyer@example.com",
+        subject="Quotation Q-2026-0017",
+        text="Dear customer",
+        html="<p>Dear customer</p>",
+        attachments=(Attachment("Q-2026-0017.pdf", "application/pdf", b"%PDF-1.7 data"),),
+        custom_args={"delivery_id": "17", "quotation_number": "Q-2026-0017"},
+    )
+    fields.update(changes)
+    return OutgoingEmail(**fields)
 
 
 SUBMITTER = "submitter@example.com"

@@ -23,6 +23,7 @@ from quote_service.deliver.mail.base import (
     OutgoingEmail,
 )
 from quote_service.deliver.mail.sendgrid import SendGridMailer, build_payload
+from tests.samples import sample_email
 from tests.support.fake_sendgrid import (
     BAD_REQUEST,
     DROP,
@@ -53,18 +54,9 @@ def mailer(sendgrid: FakeSendGrid) -> SendGridMailer:
 
 
 def quotation_email(**changes) -> OutgoingEmail:
-    fields = dict(
-        reference="delivery-17",
-        sender="Northwind Quotes <quotes@northwind.example>",
-        to="buyer@example.com",
-        subject="Quotation Q-2026-0017",
-        text="Dear customer, see the attached quotation.",
-        html="<p>Dear customer, see the attached quotation.</p>",
-        attachments=(Attachment("Q-2026-0017.pdf", "application/pdf", PDF),),
-        custom_args={"delivery_id": "17", "quotation_id": "5"},
-    )
-    fields.update(changes)
-    return OutgoingEmail(**fields)
+    """With a PDF large enough that its base64 spans many lines."""
+    return sample_email(**{"attachments": (Attachment("Q-2026-0017.pdf", "application/pdf",
+                                                      PDF),), **changes})
 
 
 def test_accepted_message_returns_sendgrids_message_id(
@@ -79,7 +71,7 @@ def test_accepted_message_returns_sendgrids_message_id(
     assert [c["type"] for c in message["content"]] == ["text/plain", "text/html"]
     (attachment,) = message["attachments"]
     assert base64.b64decode(attachment["content"]) == PDF
-    assert message["custom_args"] == {"delivery_id": "17", "quotation_id": "5"}
+    assert message["custom_args"] == {"delivery_id": "17", "quotation_number": "Q-2026-0017"}
 
 
 def test_a_payload_sendgrid_would_refuse_is_rejected_with_its_reasons(

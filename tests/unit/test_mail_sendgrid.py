@@ -11,10 +11,8 @@ import pytest
 from quote_service.config import ConfigError, Settings
 from quote_service.deliver.mail import make_mailer
 from quote_service.deliver.mail.base import (
-    Attachment,
     MailRejected,
     MailRetryLater,
-    OutgoingEmail,
 )
 from quote_service.deliver.mail.sendgrid import (
     SendGridMailer,
@@ -23,28 +21,14 @@ from quote_service.deliver.mail.sendgrid import (
     error_messages,
     retry_delay,
 )
+from tests.samples import sample_email
 from tests.support.fake_sendgrid import validate
 
 NOW = 1_800_000_000.0
 
 
-def quotation_email(**changes) -> OutgoingEmail:
-    fields = dict(
-        reference="delivery-17",
-        sender="Northwind Quotes <quotes@northwind.example>",
-        to="buyer@example.com",
-        subject="Quotation Q-2026-0017",
-        text="Dear customer",
-        html="<p>Dear customer</p>",
-        attachments=(Attachment("Q-2026-0017.pdf", "application/pdf", b"%PDF-1.7 data"),),
-        custom_args={"delivery_id": "17", "quotation_number": "Q-2026-0017"},
-    )
-    fields.update(changes)
-    return OutgoingEmail(**fields)
-
-
 def test_payload_follows_the_v3_mail_send_format() -> None:
-    payload = build_payload(quotation_email())
+    payload = build_payload(sample_email())
 
     assert payload == {
         "personalizations": [{"to": [{"email": "buyer@example.com"}]}],
@@ -69,14 +53,14 @@ def test_payload_follows_the_v3_mail_send_format() -> None:
 
 
 def test_payload_without_attachments_or_custom_args_leaves_them_out() -> None:
-    payload = build_payload(quotation_email(attachments=(), custom_args={}))
+    payload = build_payload(sample_email(attachments=(), custom_args={}))
 
     assert "attachments" not in payload and "custom_args" not in payload
     assert validate(payload) == []
 
 
 def test_custom_args_are_always_strings() -> None:
-    payload = build_payload(quotation_email(custom_args={"delivery_id": 17}))
+    payload = build_payload(sample_email(custom_args={"delivery_id": 17}))
 
     assert payload["custom_args"] == {"delivery_id": "17"}
 
