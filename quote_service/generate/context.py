@@ -11,6 +11,7 @@ from typing import Any
 from quote_service.config import Settings
 from quote_service.domain.model import Line, Quotation
 from quote_service.domain.money import format_amount, format_unit_price, plain_number
+from quote_service.domain.pricing import PricedLine
 
 
 def _date(value: dt.date) -> str:
@@ -19,6 +20,21 @@ def _date(value: dt.date) -> str:
 
 def _lines_of(text: str) -> list[str]:
     return [line for line in text.splitlines()] if text else []
+
+
+def line_context(line: Line | PricedLine, currency: str) -> dict[str, Any]:
+    """One table row: a stored line, or one just priced (previews, samples)."""
+    return {
+        "position": line.position,
+        "description": line.description,
+        "quantity": plain_number(line.quantity),
+        "unit_price": format_unit_price(line.unit_price, currency),
+        "discount_pct": plain_number(line.discount_pct),
+        "tax_rate": plain_number(line.tax_rate),
+        "net": format_amount(line.net, currency),
+        "tax": format_amount(line.tax, currency),
+        "total": format_amount(line.total, currency),
+    }
 
 
 def build_context(quotation: Quotation, lines: list[Line], settings: Settings) -> dict[str, Any]:
@@ -38,20 +54,7 @@ def build_context(quotation: Quotation, lines: list[Line], settings: Settings) -
             "email": quotation.customer_email,
             "address_lines": _lines_of(quotation.customer_address),
         },
-        "lines": [
-            {
-                "position": line.position,
-                "description": line.description,
-                "quantity": plain_number(line.quantity),
-                "unit_price": format_unit_price(line.unit_price, currency),
-                "discount_pct": plain_number(line.discount_pct),
-                "tax_rate": plain_number(line.tax_rate),
-                "net": format_amount(line.net, currency),
-                "tax": format_amount(line.tax, currency),
-                "total": format_amount(line.total, currency),
-            }
-            for line in lines
-        ],
+        "lines": [line_context(line, currency) for line in lines],
         "subtotal": format_amount(quotation.subtotal, currency),
         "discount_total": format_amount(quotation.discount_total, currency),
         "tax_total": format_amount(quotation.tax_total, currency),

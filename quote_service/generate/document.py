@@ -20,8 +20,9 @@ from docxtpl import DocxTemplate
 from jinja2.sandbox import SandboxedEnvironment
 
 from quote_service.config import PROJECT_ROOT
-from quote_service.domain.money import format_amount, format_unit_price, plain_number
+from quote_service.domain.money import format_amount
 from quote_service.domain.pricing import LineInput, price_lines
+from quote_service.generate.context import line_context
 
 TEMPLATES_DIR = PROJECT_ROOT / "docx_templates"
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -102,20 +103,6 @@ def sample_context(lines: int = 3) -> dict[str, Any]:
         for position, (description, price) in enumerate(
             (_PRODUCTS[i % len(_PRODUCTS)] for i in range(lines)), start=1)
     ], currency)
-    items = [
-        {
-            "position": line.position,
-            "description": line.description,
-            "quantity": plain_number(line.quantity),
-            "unit_price": format_unit_price(line.unit_price, currency),
-            "discount_pct": plain_number(line.discount_pct),
-            "tax_rate": plain_number(line.tax_rate),
-            "net": format_amount(line.net, currency),
-            "tax": format_amount(line.tax, currency),
-            "total": format_amount(line.total, currency),
-        }
-        for line in priced
-    ]
     return {
         "company": {
             "name": "Northwind Supplies Ltd",
@@ -131,7 +118,7 @@ def sample_context(lines: int = 3) -> dict[str, Any]:
             "email": "buyer@example.com",
             "address_lines": ["Hauptstraße 5", "10115 Berlin", "Germany"],
         },
-        "lines": items,
+        "lines": [line_context(line, currency) for line in priced],
         "subtotal": format_amount(totals.subtotal, currency),
         "discount_total": format_amount(totals.discount_total, currency),
         "tax_total": format_amount(totals.tax_total, currency),
