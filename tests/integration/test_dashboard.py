@@ -496,3 +496,11 @@ def test_chart_scales_bars_to_the_busiest_minute():
     assert busiest.failed_y == pytest.approx(chart.top)
     assert chart.columns[0].succeeded_height == 0
     assert [label for _, label in chart.ticks] == ["10:00", "10:02"]
+
+
+def test_every_dashboard_page_has_the_dashboard_styles(client, conn):
+    job_id = maintenance_job(conn, "failed")
+    for path in ("/dashboard", "/dashboard/jobs", f"/dashboard/jobs/{job_id}",
+                 "/dashboard/retry-failed"):
+        html = client.get(path).get_data(as_text=True)
+        assert "/dashboard/static/dashboard.css" in html, path
