@@ -22,10 +22,12 @@ import threading
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
+
+from tests.support.local_server import serving
 
 ACCEPT = "accept"
 BAD_REQUEST = "bad_request"
@@ -196,10 +198,8 @@ def _validate_attachments(attachments: Any, error) -> None:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
     def do_POST(self) -> None:
-        fake = self.server.fake
+        fake: FakeSendGrid = self.server.fake  # set by running_fake_sendgrid
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if self.path != "/v3/mail/send":
             self._json(404, [{"message": "resource not found", "field": None, "help": None}])
@@ -276,27 +276,16 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeSendGrid
-
-
 @contextlib.contextmanager
 def running_fake_sendgrid(api_key: str = "SG.test-key") -> Iterator[FakeSendGrid]:
     """Serve a FakeSendGrid on a free port of 127.0.0.1 for the duration of the block."""
     fake = FakeSendGrid(api_key=api_key)
-    server = _Server(("127.0.0.1", 0), _Handler)
-    server.fake = fake
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield fake
-    finally:
-        fake.stopping.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serving(_Handler) as (server, fake.url):
+        server.fake = fake
+        try:
+            yield fake
+        finally:
+            fake.stopping.set()  # before the server waits for its handlers: hung ones return
 
 
 @pytest.fixture

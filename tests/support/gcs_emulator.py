@@ -22,10 +22,11 @@ import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.parser import BytesParser
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
+from tests.support.local_server import serving
 from tests.support.ports import free_port
 
 _PRECONDITION_MESSAGE = "At least one of the pre-conditions you specified did not hold."
@@ -207,17 +208,11 @@ def precondition_proxy(upstream: str) -> Iterator[PreconditionProxy]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    proxy.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield proxy
-    finally:
-        proxy.release()
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as (_, proxy.url):
+        try:
+            yield proxy
+        finally:
+            proxy.release()  # a held upload returns before the server stops
 
 
 @pytest.fixture(scope="session")
