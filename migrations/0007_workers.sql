@@ -45,9 +45,10 @@ LEFT JOIN LATERAL (
     SELECT count(*) AS running,
            jsonb_agg(jsonb_build_object('job_id', j.id, 'task_name', j.task_name,
                                         'queue_name', j.queue_name, 'attempt', j.attempts + 1,
-                                        'quotation_id', job_quotation_id(j.args))
+                                        'quotation_id', q.id, 'number', q.number)
                      ORDER BY j.id) AS jobs
     FROM procrastinate_jobs j
+    LEFT JOIN quotations q ON q.id = job_quotation_id(j.args)
     WHERE j.status = 'doing' AND j.worker_id = w.id
 ) j ON true;
 

@@ -89,7 +89,7 @@ def test_a_result_that_comes_after_its_attempt_was_taken_for_lost_is_ignored(app
         app.gate.set()  # the first run ends now, late
         assert wait_until(lambda: job_row(conn, job_id)[:2] == ("succeeded", 2), 10)
 
-    assert "job %d attempt 1 ended (succeeded) after it was taken for lost" % job_id in caplog.text
+    assert f"job {job_id} attempt 1 ended (succeeded) after it was taken for lost" in caplog.text
     events = [row[0] for row in conn.execute(
         "SELECT type::text FROM procrastinate_events WHERE job_id = %s ORDER BY id", (job_id,))]
     assert events.count("started") == 2 and events.count("succeeded") == 1
@@ -135,5 +135,5 @@ def test_the_workers_view_tells_where_each_worker_runs_and_what_it_runs(app, con
 
     assert row[:6] == (worker_id, socket.gethostname(), os.getpid(), None, 1, 1)
     assert row[6] == [{"job_id": job_id, "task_name": "wait_for_gate", "queue_name": "tests",
-                       "attempt": 1, "quotation_id": None}]
+                       "attempt": 1, "quotation_id": None, "number": None}]
     assert row[7] is True
