@@ -117,7 +117,16 @@ class UnoserverConverter:
             raise ConversionError(f"{self.python} cannot run unoserver: {reason}")
 
     def start(self) -> None:
-        """Start every instance now (in parallel) instead of on first use; raise on failure."""
+        """Start every free instance now, in parallel, instead of on first use; raise on
+        failure. Each is out of the free slots while it starts, so a conversion asked for
+        meanwhile waits for it instead of starting it a second time (a worker starts its pool
+        as it starts, while jobs may already arrive)."""
+        taken: list[Instance] = []
+        while True:
+            try:
+                taken.append(self._free.get_nowait())
+            except queue.Empty:
+                break
         errors: list[ConversionError] = []
 
         def start_one(instance: Instance) -> None:
@@ -126,8 +135,10 @@ class UnoserverConverter:
                     instance.start()
             except ConversionError as exc:
                 errors.append(exc)
+            finally:
+                self._give_back(instance)
 
-        threads = [threading.Thread(target=start_one, args=(i,)) for i in self._instances]
+        threads = [threading.Thread(target=start_one, args=(i,)) for i in taken]
         for thread in threads:
             thread.start()
         for thread in threads:
