@@ -134,8 +134,8 @@ def _start_converter(worker) -> None:
     def start() -> None:
         try:
             built = converter()
-            if hasattr(built, "start"):
-                built.start()
+            if hasattr(built, "warm_up"):
+                built.warm_up()
         except ConversionError as exc:  # the first job tries again, and fails visibly
             logger.error("could not start LibreOffice: %s", exc)
 
