@@ -109,16 +109,14 @@ class Service:
         for name in [n for n in self.processes if n != "web"]:
             stop(self.processes.pop(name), grace=60)
 
-    def wait_until_ready(self, workers: int, timeout: float = 60) -> None:
-        """Every worker registered and each LibreOffice slot answering: a warm system."""
-        slots = sum(int(unit_command(n)[1].get("CONVERTER_SLOTS", "1"))
-                    for n in self.processes if n == "documents")
+    def wait_until_ready(self, workers: int, slots: int, timeout: float = 60) -> None:
+        """`workers` registered and `slots` LibreOffice instances answering: a warm system."""
 
         def ready() -> bool:
             logs = "".join((self.folder / f"{n}.log").read_text(errors="replace")
                            for n in self.processes if n != "web")
             return self.scalar("SELECT count(*) FROM workers") == workers and (
-                logs.count("LibreOffice instance") >= slots)
+                logs.count(" ready on port ") >= slots)
 
         if not wait_until(ready, timeout, 0.1):
             raise RuntimeError(f"workers not ready within {timeout} s; see {self.folder}")
