@@ -70,11 +70,13 @@ _CACHED_SOURCES = 256
 
 
 class _Environment(SandboxedEnvironment):
-    """Sandboxed (no attribute tricks), autoescaping, strict about missing keys, and compiling
-    each template source once."""
+    """Sandboxed (no attribute tricks), strict about missing keys, and compiling each template
+    source once. Autoescaping for the XML parts; not for the document's properties (title,
+    subject...), which are plain text that python-docx escapes itself when it writes them:
+    escaped twice, `Smith & Sons` became `Smith &amp; Sons` in the PDF's metadata."""
 
-    def __init__(self) -> None:
-        super().__init__(autoescape=True, undefined=jinja2.StrictUndefined)
+    def __init__(self, *, autoescape: bool = True) -> None:
+        super().__init__(autoescape=autoescape, undefined=jinja2.StrictUndefined)
         self._compiled: dict[str, jinja2.Template] = {}
 
     def from_string(self, source, globals=None, template_class=None):  # noqa: A002 (Jinja's)
@@ -90,9 +92,13 @@ class _Environment(SandboxedEnvironment):
 
 
 class _Template(DocxTemplate):
-    """docxtpl's template, cleaning up each distinct XML source once."""
+    """docxtpl's template, cleaning up each distinct XML source once, and rendering the
+    document's properties as the plain text they are."""
 
     _patched: dict[str, str] = {}
+
+    def render_properties(self, context: dict[str, Any], jinja_env=None) -> None:
+        super().render_properties(context, _text_environment())
 
     def patch_xml(self, src_xml: str) -> str:
         found = self._patched.get(src_xml)
@@ -107,6 +113,11 @@ class _Template(DocxTemplate):
 @functools.cache
 def _environment() -> _Environment:
     return _Environment()
+
+
+@functools.cache
+def _text_environment() -> _Environment:
+    return _Environment(autoescape=False)
 
 
 def render_docx(

@@ -160,6 +160,17 @@ def test_footer_and_properties_are_rendered():
     assert Document(io.BytesIO(docx)).core_properties.title == "Quotation Q-2026-0001"
 
 
+def test_properties_are_plain_text_escaped_once():
+    """python-docx escapes what it writes: rendered with autoescape too, `&` came out as
+    `&amp;` in the PDF's metadata."""
+    context = sample_context(1)
+    context["customer"]["name"] = 'Smith & Sons <Ltd> "Q" {{ 7*7 }}'
+
+    properties = Document(io.BytesIO(render_docx(context))).core_properties
+
+    assert properties.subject == 'Quotation for Smith & Sons <Ltd> "Q" {{ 7*7 }}'
+
+
 @pytest.mark.parametrize(
     "name", ["../docx_templates/standard", "standard.docx", "/etc/passwd", "", "STANDARD",
              "standard/../standard", "nope", None],
