@@ -11,7 +11,7 @@ from contextlib import contextmanager
 import click
 import psycopg
 
-from quote_service.accounts import passwords
+from quote_service.accounts import passwords, sessions
 from quote_service.accounts import tokens as api_tokens
 from quote_service.accounts import users as accounts
 from quote_service.shell import connection
@@ -127,6 +127,19 @@ def end_sessions(email: str) -> None:
     with _connection() as conn:
         user = accounts.end_sessions(conn, email)
     click.echo(f"every session of {user.email} has ended")
+
+
+@users.command("sessions")
+@click.argument("email")
+def list_sessions(email: str) -> None:
+    """A user's signed-in sessions: when and where each was opened, when it ends."""
+    with _connection() as conn:
+        if accounts.get_by_email(conn, email) is None:
+            raise accounts.UserNotFound(f"no user with email {email.strip().lower()}")
+        found = sessions.list_open(conn, email)
+    for row in found:
+        click.echo(f"{row['id']}\tsince {_when(row['created_at'])}\tuntil "
+                   f"{_when(row['expires_at'])}\t{row['ip'] or '-'}\t{row['user_agent']}")
 
 
 @click.group()

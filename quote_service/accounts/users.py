@@ -42,15 +42,13 @@ class User:
     name: str
     role: str
     active: bool
-    session_version: int
     created_at: dt.datetime
     last_login_at: dt.datetime | None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> User:
         return cls(id=row["id"], email=row["email"], name=row["name"], role=row["role"],
-                   active=row["active"], session_version=row["session_version"],
-                   created_at=row["created_at"], last_login_at=row["last_login_at"])
+                   active=row["active"], created_at=row["created_at"], last_login_at=row["last_login_at"])
 
     @property
     def display_name(self) -> str:
@@ -126,8 +124,9 @@ def set_role(conn: psycopg.Connection, email: str, role: str) -> User:
 
 
 def set_active(conn: psycopg.Connection, email: str, active: bool) -> User:
-    """Deactivation ends the user's sessions and stops their API tokens at once (both are
-    checked against `active` on every request); nothing is deleted, so it can be undone."""
+    """Deactivation ends the user's sessions (their rows are deleted) and stops their API
+    tokens at once (checked against `active` on every request); the account and its tokens
+    stay, so it can be undone."""
     return _updated(db.fetch_one(conn, "set_user_active", email=email, active=active), email)
 
 

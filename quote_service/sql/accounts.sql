@@ -20,24 +20,31 @@ SELECT * FROM users ORDER BY lower(email);
 UPDATE users SET role = %(role)s WHERE lower(email) = lower(%(email)s) RETURNING *;
 
 -- name: set_user_active
--- Any change of `active` ends the user's sessions; a reactivated user signs in again.
-UPDATE users
-SET active = %(active)s,
-    session_version = session_version + CASE WHEN active = %(active)s THEN 0 ELSE 1 END
+-- Deactivation ends the user's sessions; a reactivated user signs in again.
+WITH ended AS (
+    DELETE FROM sessions
+    WHERE NOT %(active)s AND user_id IN (SELECT id FROM users WHERE lower(email) = lower(%(email)s))
+)
+UPDATE users SET active = %(active)s
 WHERE lower(email) = lower(%(email)s)
 RETURNING *;
 
 -- name: set_user_password
 -- A new password ends every session made with the old one.
-UPDATE users
-SET password_hash = %(password_hash)s, session_version = session_version + 1
+WITH ended AS (
+    DELETE FROM sessions
+    WHERE user_id IN (SELECT id FROM users WHERE lower(email) = lower(%(email)s))
+)
+UPDATE users SET password_hash = %(password_hash)s
 WHERE lower(email) = lower(%(email)s)
 RETURNING *;
 
 -- name: end_user_sessions
-UPDATE users SET session_version = session_version + 1
-WHERE lower(email) = lower(%(email)s)
-RETURNING *;
+WITH ended AS (
+    DELETE FROM sessions
+    WHERE user_id IN (SELECT id FROM users WHERE lower(email) = lower(%(email)s))
+)
+SELECT * FROM users WHERE lower(email) = lower(%(email)s);
 
 -- name: record_sign_in
 -- `password_hash` is the upgraded hash when the parameters changed, else NULL (kept as is).

@@ -22,10 +22,11 @@ session is also accepted for reads under /api, because the quotation page's scri
 `GET /api/quotations/<id>`; it is never accepted for writes, so the API has no CSRF surface (a
 browser never attaches a bearer token by itself).
 
-Sessions are Flask's signed cookies (HttpOnly, SameSite=Lax, Secure under https, see app.py).
-They hold the user id, the user's `session_version` and the sign-in time; every request reloads
-the user, so a deactivation, a new password or `users end-sessions` ends a session at once, a
-role change applies at once, and a session is refused after AUTH_SESSION_LIFETIME seconds.
+Sessions are rows in the database (accounts/sessions.py); the cookie (signed, HttpOnly,
+SameSite=Lax, Secure under https, see app.py) carries only the row's random id. Every request
+loads the session's user in one query, so signing out, a deactivation, a new password or
+`users end-sessions` ends a session at once (a copied cookie is refused), a role change applies
+at once, and a session ends AUTH_SESSION_LIFETIME seconds after signing in.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from __future__ import annotations
 import hmac
 import math
 import re
-import time
 from urllib.parse import urlsplit
 
 from flask import (
@@ -53,7 +53,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 
 from quote_service import db, quotations
-from quote_service.accounts import tokens, users
+from quote_service.accounts import sessions, tokens
 from quote_service.accounts.ratelimit import LoginLimited, LoginLimits
 from quote_service.accounts.signin import sign_in
 from quote_service.accounts.users import ROLES, User
@@ -64,9 +64,7 @@ from quote_service.web.errors import json_error
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 
-USER_KEY = "user_id"
-VERSION_KEY = "user_version"
-SIGNED_IN_AT_KEY = "signed_in_at"
+SESSION_KEY = "sid"
 DEFAULT_SESSION_LIFETIME = 12 * 3600  # a working day; then sign in again
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -144,20 +142,13 @@ def current_user() -> User | None:
 
 
 def _session_user() -> User | None:
-    user_id = session.get(USER_KEY)
-    if user_id is None:
-        return None
-    signed_in_at = session.get(SIGNED_IN_AT_KEY)
-    lifetime = current_app.config["AUTH_SESSION_LIFETIME"]
-    if (not isinstance(user_id, int) or not isinstance(signed_in_at, int | float)
-            or not 0 <= time.time() - signed_in_at <= lifetime):
-        session.clear()
+    session_id = session.get(SESSION_KEY)
+    if session_id is None:
         return None
     with db.transaction(services().pool) as conn:
-        user = users.get(conn, user_id)
-    if user is None or not user.active or user.session_version != session.get(VERSION_KEY):
+        user = sessions.user_of(conn, session_id)
+    if user is None:
         session.clear()
-        return None
     return user
 
 
@@ -252,14 +243,14 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-def start_session(store, user: User) -> None:
-    """What a session holds once signed in. `store` is `flask.session`, or the session of a
-    test client (`client.session_transaction()`), so tests sign in exactly as the page does."""
+def start_session(store, conn, user: User, *, lifetime: int = DEFAULT_SESSION_LIFETIME,
+                  ip: str = "", user_agent: str = "") -> None:
+    """Open a session row for `user` and put its id in `store`: `flask.session`, or the session
+    of a test client (`client.session_transaction()`), so tests sign in exactly as the page
+    does. Nothing from before (a planted value, an old CSRF token) survives into it."""
     store.clear()
-    store[USER_KEY] = user.id
-    store[VERSION_KEY] = user.session_version
-    store[SIGNED_IN_AT_KEY] = int(time.time())
-
+    store[SESSION_KEY] = sessions.start(conn, user, lifetime=lifetime, ip=ip,
+                                        user_agent=user_agent)
 
 
 def _login_page(*, next_url: str, email: str = "", error: str | None = None,
@@ -292,9 +283,9 @@ def login():
                   f"Try again in {minutes} minute{'s' if minutes != 1 else ''}.")
     if user is None:
         return _login_page(next_url=next_url, email=email, error="Invalid email or password.")
-    # A new session: nothing from before signing in (a planted value, an old CSRF token)
-    # survives into the signed-in one.
-    start_session(session, user)
+    with db.transaction(services().pool) as conn:
+        start_session(session, conn, user, lifetime=current_app.config["AUTH_SESSION_LIFETIME"],
+                      ip=request.remote_addr or "", user_agent=request.user_agent.string)
     return redirect(next_url, 303)
 
 
@@ -302,6 +293,9 @@ def login():
 def logout():
     if not csrf_valid():
         abort(400, description="This form has expired or did not come from this site.")
+    # The row goes, not only the cookie: a copy of the cookie is refused from now on.
+    with db.transaction(services().pool) as conn:
+        sessions.end(conn, session.get(SESSION_KEY))
     session.clear()
     flash("You have signed out.", "info")
     return redirect(url_for("auth.login"), 303)

@@ -6,10 +6,15 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
+import urllib.error
 import urllib.request
 
 import pytest
+from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import URLSafeTimedSerializer
 
+from quote_service.config import DEVELOPMENT_SECRET_KEY
 from quote_service.demo import start, stop, wait_until
 from tests.acceptance.conftest import BIN
 from tests.support.ports import free_port
@@ -28,6 +33,18 @@ def environment(settings, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if k not in ("SECRET_KEY", "PUBLIC_BASE_URL", "TRUSTED_PROXIES")}
     return {**env, "DATABASE_URL": settings.database_url, **extra}
+
+
+def forged_admin_cookie(user_id: int) -> str:
+    """What the attack did: a session cookie signed with the public development key, naming
+    a user (as it did before sessions were rows) and a session id (as it would now)."""
+    interface = SecureCookieSessionInterface()
+    serializer = URLSafeTimedSerializer(DEVELOPMENT_SECRET_KEY, salt=interface.salt,
+                                        serializer=interface.serializer,
+                                        signer_kwargs={"key_derivation": "hmac",
+                                                       "digest_method": interface.digest_method})
+    return serializer.dumps({"user_id": user_id, "user_version": 1,
+                             "signed_in_at": int(time.time()), "sid": "guessed"})
 
 
 @pytest.mark.parametrize("bind_host", ["0.0.0.0", "[::]"])
@@ -52,7 +69,8 @@ def test_a_short_key_is_refused_too(settings):
 
 
 @pytest.mark.parametrize("key", [None, STRONG_KEY])
-def test_loopback_takes_any_key_and_a_real_key_serves_everywhere(settings, tmp_path, key):
+def test_loopback_takes_any_key_and_a_real_key_serves_everywhere(settings, tmp_path, key,
+                                                                 make_user):
     port = free_port()
     bind = "127.0.0.1" if key is None else "0.0.0.0"
     env = environment(settings, **({"SECRET_KEY": key} if key else {}))
@@ -61,5 +79,21 @@ def test_loopback_takes_any_key_and_a_real_key_serves_everywhere(settings, tmp_p
         base = f"http://127.0.0.1:{port}"
         assert wait_until(lambda: urllib.request.urlopen(f"{base}/healthz").status == 200, 30), \
             (tmp_path / "web.log").read_text()
+        # The forged cookie of the attack opens nothing, even where the key is the public one:
+        # a session is a row in the database, not only a signature.
+        admin = make_user("admin")
+        request = urllib.request.Request(f"{base}/dashboard", headers={
+            "Cookie": f"session={forged_admin_cookie(admin.id)}"})
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args, **kwargs):
+                return None
+
+        opener = urllib.request.build_opener(NoRedirect)
+        try:
+            status = opener.open(request).status
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+        assert status == 302
     finally:
         stop(web)
