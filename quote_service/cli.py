@@ -39,9 +39,8 @@ def migrate() -> None:
 @click.option("--idempotency-key", default=None, help="Same key + same body = same quotation.")
 def submit(file, email: str, idempotency_key: str | None) -> None:
     """Submit a quotation from a JSON file (`-` for standard input)."""
-    from decimal import Decimal
-
     from quote_service.accounts import users
+    from quote_service.domain import jsontext
     from quote_service.domain.validation import ValidationFailed, parse_submission
     from quote_service.generate.document import available_templates
     from quote_service.services import Services
@@ -49,8 +48,8 @@ def submit(file, email: str, idempotency_key: str | None) -> None:
     from quote_service.submit.service import submit as submit_quotation
 
     try:
-        payload = json.loads(file.read(), parse_float=Decimal)
-    except ValueError as exc:
+        payload = jsontext.load(file.read())
+    except jsontext.MalformedJson as exc:
         raise click.ClickException(f"malformed JSON: {exc}") from None
     try:
         submission = parse_submission(payload, templates=set(available_templates()))

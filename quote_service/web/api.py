@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, g, jsonify, request, url_for
 
 from quote_service import db, pipeline, quotations
 from quote_service.app import services
+from quote_service.domain import jsontext
 from quote_service.domain.model import STATUSES, Delivery, Line, Quotation
 from quote_service.domain.money import plain_amount, plain_number
 from quote_service.domain.validation import ValidationFailed, parse_submission
@@ -18,6 +17,7 @@ from quote_service.links import pdf_path
 from quote_service.submit.service import IdempotencyConflict, client_key, submit
 from quote_service.web.errors import json_error
 from quote_service.web.openapi import OPENAPI
+from quote_service.web.params import MAX_ID, whole_number
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -94,9 +94,8 @@ def _json_body() -> Any:
     if not request.is_json:
         return None, json_error(415, "the body must be JSON (Content-Type: application/json)")
     try:
-        # Decimal, never float: "0.335" and 0.335 must both price exactly.
-        return json.loads(request.get_data(cache=False), parse_float=Decimal), None
-    except (ValueError, UnicodeDecodeError) as exc:
+        return jsontext.load(request.get_data(cache=False)), None
+    except jsontext.MalformedJson as exc:
         return None, json_error(400, f"malformed JSON: {exc}")
 
 
@@ -145,7 +144,7 @@ def list_quotations():
     errors = []
     if status is not None and status not in STATUSES:
         errors.append({"field": "status", "message": f"must be one of {', '.join(STATUSES)}"})
-    limit = _int_arg("limit", 50, errors)
+    limit = _int_arg("limit", 50, errors, maximum=quotations.MAX_PAGE)
     before = _int_arg("before", None, errors)
     if errors:
         return jsonify({"errors": errors}), 422
@@ -159,16 +158,14 @@ def list_quotations():
     return jsonify(body)
 
 
-def _int_arg(name: str, default: int | None, errors: list) -> int | None:
+def _int_arg(name: str, default: int | None, errors: list, *, maximum: int = MAX_ID
+             ) -> int | None:
     raw = request.args.get(name)
     if raw in (None, ""):
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        errors.append({"field": name, "message": "must be a positive whole number"})
+    value = whole_number(raw, maximum=maximum)
+    if value is None:
+        errors.append({"field": name, "message": f"must be a whole number from 1 to {maximum}"})
     return value
 
 

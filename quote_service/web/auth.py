@@ -80,7 +80,7 @@ RULES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 # Webhooks prove their origin with their own signature (deliver.mail.webhook), not a user.
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/login", "/logout", "/api/openapi.json"})
 PUBLIC_PREFIXES = ("/static/", "/webhooks/")
-_PDF_PATH = re.compile(r"/quotations/(\d+)/pdf")
+_PDF_PATH = re.compile(r"/quotations/([0-9]{1,19})/pdf")
 
 
 # --- the policy -----------------------------------------------------------------------------------

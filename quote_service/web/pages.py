@@ -48,6 +48,7 @@ from quote_service.submit.service import (
 from quote_service.web import forms
 from quote_service.web.csrf import check_csrf
 from quote_service.web.forms import QuotationForm
+from quote_service.web.params import whole_number
 
 logger = logging.getLogger("quote_service.web")
 
@@ -117,8 +118,8 @@ def create_quotation():
         form.add_line()
         return _render_form(form, focus=f"lines-{len(form.lines) - 1}-description")
     if action.startswith("remove_line:"):
-        index = action.removeprefix("remove_line:")
-        form.remove_line(int(index) if index.isdigit() else -1)
+        index = whole_number(action.removeprefix("remove_line:"), minimum=0)
+        form.remove_line(-1 if index is None else index)
         return _render_form(form)
 
     payload = form.to_payload()
@@ -176,9 +177,9 @@ def list_quotations():
     if status is not None and status not in STATUSES:
         abort(400, description=f"Unknown status {status!r}: use one of {', '.join(STATUSES)}.")
     raw_before = request.args.get("before") or None
-    if raw_before is not None and not (raw_before.isdigit() and int(raw_before) > 0):
+    before = whole_number(raw_before)
+    if raw_before is not None and before is None:
         abort(400, description="'before' must be a quotation id (a positive whole number).")
-    before = int(raw_before) if raw_before else None
     with db.transaction(services().pool) as conn:
         page = quotations.list_page(conn, status=status, before=before, limit=PAGE_SIZE)
     older = None
