@@ -33,6 +33,11 @@ def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str,
     return value
 
 
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    return _choice(env, name, "false", ("true", "false", "1", "0", "yes", "no")) in (
+        "true", "1", "yes")
+
+
 def _number(env: Mapping[str, str], name: str, default: float, cast=float, minimum: float = 0):
     raw = env.get(name)
     if raw is None or raw.strip() == "":
@@ -116,6 +121,7 @@ class Settings:
     db_pool_timeout: float = 3.0
     trusted_proxies: int = 0
     metrics_token: str | None = None
+    sales_see_team: bool = False
     company_name: str = "Northwind Supplies Ltd"
     company_address: str = "12 Harbour Road\nBristol BS1 4XX\nUnited Kingdom"
     log_format: str = "text"
@@ -155,6 +161,7 @@ class Settings:
             db_pool_timeout=_number(env, "DB_POOL_TIMEOUT", 3.0, float, 0.1),
             trusted_proxies=_number(env, "TRUSTED_PROXIES", 0, int, 0),
             metrics_token=env.get("METRICS_TOKEN") or None,
+            sales_see_team=_flag(env, "SALES_SEE_TEAM"),
             company_name=env.get("COMPANY_NAME") or cls.company_name,
             company_address=(env.get("COMPANY_ADDRESS") or cls.company_address).replace("\\n", "\n"),
             log_format=_choice(env, "LOG_FORMAT", "text", ("text", "json")),

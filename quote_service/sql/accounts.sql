@@ -19,6 +19,9 @@ SELECT * FROM users ORDER BY lower(email);
 -- name: set_user_role
 UPDATE users SET role = %(role)s WHERE lower(email) = lower(%(email)s) RETURNING *;
 
+-- name: set_user_team
+UPDATE users SET team = %(team)s WHERE lower(email) = lower(%(email)s) RETURNING *;
+
 -- name: set_user_active
 -- Deactivation ends the user's sessions; a reactivated user signs in again.
 WITH ended AS (

@@ -15,6 +15,7 @@ from quote_service.domain.validation import ValidationFailed, parse_submission
 from quote_service.generate.document import available_templates
 from quote_service.links import pdf_path
 from quote_service.submit.service import IdempotencyConflict, client_key, submit
+from quote_service.web.auth import current_scope
 from quote_service.web.errors import json_error
 from quote_service.web.openapi import OPENAPI
 from quote_service.web.params import MAX_ID, whole_number
@@ -132,7 +133,7 @@ def create_quotation():
 @bp.get("/quotations/<int:quotation_id>")
 def get_quotation(quotation_id: int):
     with db.transaction(services().pool) as conn:
-        detail = quotations.get_detail(conn, quotation_id)
+        detail = quotations.get_detail(conn, quotation_id, current_scope())
     if detail is None:
         return json_error(404, f"quotation {quotation_id} not found")
     return jsonify(quotation_document(detail))
@@ -149,7 +150,8 @@ def list_quotations():
     if errors:
         return jsonify({"errors": errors}), 422
     with db.transaction(services().pool) as conn:
-        page = quotations.list_page(conn, status=status, before=before, limit=limit)
+        page = quotations.list_page(conn, status=status, before=before, limit=limit,
+                                    scope=current_scope())
     body: dict[str, Any] = {"items": [quotation_summary(q) for q in page.items], "next": None}
     if page.more:
         args = {"before": page.items[-1].id, "limit": limit,
@@ -172,6 +174,7 @@ def _int_arg(name: str, default: int | None, errors: list, *, maximum: int = MAX
 def _action(quotation_id: int, action):
     try:
         with db.transaction(services().pool) as conn:
+            quotations.require(conn, quotation_id, current_scope())
             action(conn, quotation_id)
             detail = quotations.get_detail(conn, quotation_id)
     except LookupError:

@@ -53,7 +53,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 
 from quote_service import db, quotations
-from quote_service.accounts import sessions, tokens
+from quote_service.accounts import ownership, sessions, tokens
 from quote_service.accounts.ratelimit import LoginLimited, LoginLimits
 from quote_service.accounts.signin import sign_in
 from quote_service.accounts.users import ROLES, User
@@ -139,6 +139,11 @@ def current_user() -> User | None:
         g.session_checked = True
         g.user = _session_user()
     return g.user
+
+
+def current_scope() -> ownership.Scope:
+    """The quotations this request's user sees and acts on (accounts/ownership.py)."""
+    return ownership.scope_of(g.user, sales_see_team=services().settings.sales_see_team)
 
 
 def _session_user() -> User | None:

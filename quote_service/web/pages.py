@@ -46,6 +46,7 @@ from quote_service.submit.service import (
     submit,
 )
 from quote_service.web import forms
+from quote_service.web.auth import current_scope
 from quote_service.web.csrf import check_csrf
 from quote_service.web.forms import QuotationForm
 from quote_service.web.params import whole_number
@@ -181,7 +182,8 @@ def list_quotations():
     if raw_before is not None and before is None:
         abort(400, description="'before' must be a quotation id (a positive whole number).")
     with db.transaction(services().pool) as conn:
-        page = quotations.list_page(conn, status=status, before=before, limit=PAGE_SIZE)
+        page = quotations.list_page(conn, status=status, before=before, limit=PAGE_SIZE,
+                                    scope=current_scope())
     older = None
     if page.more:
         older = url_for("pages.list_quotations", before=page.items[-1].id,
@@ -228,7 +230,7 @@ def progress(q: Quotation, events: list[Event], *, outcome_unknown: bool = False
 @bp.get("/quotations/<int:quotation_id>")
 def quotation_detail(quotation_id: int):
     with db.transaction(services().pool) as conn:
-        detail = quotations.get_detail(conn, quotation_id)
+        detail = quotations.get_detail(conn, quotation_id, current_scope())
     if detail is None:
         abort(404, description=f"Quotation {quotation_id} does not exist.")
     q = detail.quotation
@@ -255,6 +257,7 @@ def _operator_action(quotation_id: int, action: Any, done: str, verb: str):
     check_csrf()
     try:
         with db.transaction(services().pool) as conn:
+            quotations.require(conn, quotation_id, current_scope())
             action(conn, quotation_id)
     except LookupError:
         abort(404, description=f"Quotation {quotation_id} does not exist.")
@@ -287,7 +290,7 @@ def quotation_pdf(quotation_id: int):
     q = g.get("pdf_quotation")
     if q is None:
         with db.transaction(services().pool) as conn:
-            q = quotations.get(conn, quotation_id)
+            q = quotations.get(conn, quotation_id, current_scope())
     if q is None:
         abort(404, description=f"Quotation {quotation_id} does not exist.")
     if q.pdf_key is None:

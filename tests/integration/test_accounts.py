@@ -248,3 +248,15 @@ def test_end_sessions_signs_a_user_out_everywhere(run, conn, app):
     assert browser.get("/quotations").status_code == 302
     assert sessions.list_open(conn, "ann@example.com") == []
     assert run(users_cli, "sessions", "ann@example.com").stdout == ""
+
+
+def test_teams_are_set_listed_and_cleared(run, conn):
+    assert create(run, "ann@example.com", "sales", "--team", "north").exit_code == 0
+    assert run(users_cli, "list").stdout.split("\t")[-1].strip() == "team north"
+    result = run(users_cli, "set-team", "ann@example.com", "south")
+    assert result.exit_code == 0 and "is in team south" in result.output
+    assert run(users_cli, "set-team", "ann@example.com", "").output.strip() == (
+        "ann@example.com is in no team")
+    assert conn.execute("SELECT team FROM users").fetchone() == (None,)
+    refused = create(run, "bob@example.com", "sales", "--team", "a\tb")
+    assert refused.exit_code == 1 and "one line" in refused.output
