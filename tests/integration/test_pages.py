@@ -672,11 +672,14 @@ def test_static_assets_are_served(client, name):
 
 @pytest.mark.parametrize(("role", "shown"), [("viewer", False), ("sales", True), ("admin", True)])
 def test_retry_and_resend_buttons_only_for_roles_that_may_use_them(app, client_as, conn, role,
-                                                                   shown):
+                                                                   shown, make_user):
     q = create(app)
     store_pdf(app, conn, q.id)
     fail(conn, q.id, step="send")  # a stored PDF whose email failed: both actions apply
-    html = client_as(role).get(f"/quotations/{q.id}").get_data(as_text=True)
+    client = client_as(role)
+    if role == "sales":  # a sales user's own quotation (others' are not found)
+        conn.execute("UPDATE quotations SET user_id = %s", (make_user("sales").id,))
+    html = client.get(f"/quotations/{q.id}").get_data(as_text=True)
     assert (f'action="/quotations/{q.id}/retry"' in html) is shown
     assert (f'action="/quotations/{q.id}/resend"' in html) is shown
     assert f'href="/quotations/{q.id}/pdf"' in html
