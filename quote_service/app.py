@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None, config: dict[str, Any] | None =
         health,
         metrics,
         pages,
+        resends,
         webhooks,
     )
 
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, config: dict[str, Any] | None =
     app.register_blueprint(pages.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(dashboard.bp)
+    app.register_blueprint(resends.bp)
     app.register_blueprint(metrics.bp)
     if not app.testing:
         from quote_service import logging as structured_logging

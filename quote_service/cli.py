@@ -11,6 +11,7 @@ from quote_service import migrate as migrations
 from quote_service import pipeline, quotations
 from quote_service.accounts.cli import tokens as tokens_commands
 from quote_service.accounts.cli import users as users_commands
+from quote_service.deliver.resend_limits import ResendLimited, ResendLimits
 from quote_service.domain.money import plain_amount
 from quote_service.shell import connection, database_errors, settings
 
@@ -111,10 +112,11 @@ def _act(quotation_id: int, action) -> None:
         try:
             with conn.transaction():
                 action(conn, quotation_id)
-        except LookupError as exc:
+        except (LookupError, pipeline.NotAllowed) as exc:
             raise click.ClickException(str(exc)) from None
-        except pipeline.NotAllowed as exc:
-            raise click.ClickException(str(exc)) from None
+        except ResendLimited as exc:
+            raise click.ClickException(f"resend limit reached: {exc}; try again in "
+                                       f"{exc.retry_after} s") from None
     click.echo(f"quotation {quotation_id}: queued")
 
 
@@ -128,8 +130,9 @@ def retry(quotation_id: int) -> None:
 @main.command()
 @click.argument("quotation_id", type=int)
 def resend(quotation_id: int) -> None:
-    """Email the stored PDF again, as a new delivery."""
-    _act(quotation_id, pipeline.resend)
+    """Email the stored PDF again, as a new delivery (within the resend limits)."""
+    limits = ResendLimits.from_settings(settings())
+    _act(quotation_id, lambda conn, qid: pipeline.resend(conn, qid, limits=limits))
 
 
 @main.command()

@@ -90,11 +90,6 @@ UPDATE api_tokens SET revoked_at = now()
 WHERE id = %(id)s AND revoked_at IS NULL
 RETURNING id;
 
--- name: lock_login_key
--- Serialises the count-then-insert of login_attempts for one email or one address across
--- every web worker; held until the reserving transaction commits (milliseconds).
-SELECT pg_advisory_xact_lock(hashtextextended(%(key)s, 0));
-
 -- name: count_login_failures
 SELECT count(*) FILTER (WHERE email = %(email)s) AS by_email,
        count(*) FILTER (WHERE ip = %(ip)s) AS by_ip,

@@ -8,6 +8,7 @@ from flask import Blueprint, g, jsonify, request, url_for
 
 from quote_service import db, pipeline, quotations
 from quote_service.app import services
+from quote_service.deliver.resend_limits import ResendLimited
 from quote_service.domain import jsontext
 from quote_service.domain.model import STATUSES, Delivery, Line, Quotation
 from quote_service.domain.money import plain_amount, plain_number
@@ -15,6 +16,7 @@ from quote_service.domain.validation import ValidationFailed, parse_submission
 from quote_service.generate.document import available_templates
 from quote_service.links import pdf_path
 from quote_service.submit.service import IdempotencyConflict, client_key, submit
+from quote_service.web import actions
 from quote_service.web.auth import current_scope
 from quote_service.web.errors import json_error
 from quote_service.web.openapi import OPENAPI
@@ -171,27 +173,30 @@ def _int_arg(name: str, default: int | None, errors: list, *, maximum: int = MAX
     return value
 
 
-def _action(quotation_id: int, action):
+def _action(quotation_id: int, action: actions.Action):
     try:
-        with db.transaction(services().pool) as conn:
-            quotations.require(conn, quotation_id, current_scope())
-            action(conn, quotation_id)
-            detail = quotations.get_detail(conn, quotation_id)
+        actions.run(quotation_id, action)
     except LookupError:
         return json_error(404, f"quotation {quotation_id} not found")
     except pipeline.NotAllowed as exc:
         return json_error(409, str(exc))
+    except ResendLimited as exc:
+        response = json_error(429, f"resend limit reached: {exc}", retry_after=exc.retry_after)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    with db.transaction(services().pool) as conn:
+        detail = quotations.get_detail(conn, quotation_id)
     return jsonify(quotation_document(detail)), 202
 
 
 @bp.post("/quotations/<int:quotation_id>/retry")
 def retry_quotation(quotation_id: int):
-    return _action(quotation_id, pipeline.retry)
+    return _action(quotation_id, actions.retry)
 
 
 @bp.post("/quotations/<int:quotation_id>/resend")
 def resend_quotation(quotation_id: int):
-    return _action(quotation_id, pipeline.resend)
+    return _action(quotation_id, actions.resend)
 
 
 @bp.get("/openapi.json")

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from flask import (
     Blueprint,
@@ -28,6 +28,7 @@ from flask import (
 
 from quote_service import db, pipeline, quotations
 from quote_service.app import services
+from quote_service.deliver.resend_limits import ResendLimited
 from quote_service.deliver.storage.base import StorageError
 from quote_service.domain.model import STATUSES, Event, Quotation
 from quote_service.domain.money import MINOR_UNITS, format_amount, plain_number
@@ -45,7 +46,7 @@ from quote_service.submit.service import (
     form_key,
     submit,
 )
-from quote_service.web import forms
+from quote_service.web import actions, forms
 from quote_service.web.auth import current_scope
 from quote_service.web.csrf import check_csrf
 from quote_service.web.forms import QuotationForm
@@ -253,16 +254,18 @@ def quotation_detail(quotation_id: int):
     )
 
 
-def _operator_action(quotation_id: int, action: Any, done: str, verb: str):
+def _operator_action(quotation_id: int, action: actions.Action, done: str, verb: str):
     check_csrf()
     try:
-        with db.transaction(services().pool) as conn:
-            quotations.require(conn, quotation_id, current_scope())
-            action(conn, quotation_id)
+        actions.run(quotation_id, action)
     except LookupError:
         abort(404, description=f"Quotation {quotation_id} does not exist.")
     except pipeline.NotAllowed as exc:
         flash(f"{verb} is not possible: {exc}.", "error")
+    except ResendLimited as exc:
+        minutes = math.ceil(exc.retry_after / 60)
+        flash(f"{verb} refused: {exc}. Try again in {minutes} minute"
+              f"{'s' if minutes != 1 else ''}.", "error")
     else:
         flash(done, "success")
     return redirect(url_for("pages.quotation_detail", quotation_id=quotation_id), 303)
@@ -270,14 +273,14 @@ def _operator_action(quotation_id: int, action: Any, done: str, verb: str):
 
 @bp.post("/quotations/<int:quotation_id>/retry")
 def retry_quotation(quotation_id: int):
-    return _operator_action(quotation_id, pipeline.retry,
+    return _operator_action(quotation_id, actions.retry,
                             "Retry queued: the quotation resumes from the step that failed.",
                             "Retry")
 
 
 @bp.post("/quotations/<int:quotation_id>/resend")
 def resend_quotation(quotation_id: int):
-    return _operator_action(quotation_id, pipeline.resend,
+    return _operator_action(quotation_id, actions.resend,
                             "Resend queued: the stored PDF will be emailed again.", "Resend")
 
 
