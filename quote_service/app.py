@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None, config: dict[str, Any] | None =
         health,
         metrics,
         pages,
+        pdf,
         resends,
         webhooks,
     )
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, config: dict[str, Any] | None =
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(pdf.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(resends.bp)

@@ -102,7 +102,9 @@ def status(quotation_id: int | None, status_filter: str | None, limit: int) -> N
     if q.last_error:
         click.echo(f"error      {q.last_error}")
     for d in detail.deliveries:
-        click.echo(f"delivery   #{d.id} {d.kind} {d.state} {d.provider_message_id or ''}")
+        link = detail.links.get(d.id)
+        state = f"link {link.state} (until {link.expires_at:%Y-%m-%d})" if link else "no link yet"
+        click.echo(f"delivery   #{d.id} {d.kind} {d.state} {d.provider_message_id or ''} {state}")
     for e in detail.events:
         click.echo(f"  {e.at:%Y-%m-%d %H:%M:%S}  {e.kind:<16} {json.dumps(e.detail)}")
 
@@ -133,6 +135,25 @@ def resend(quotation_id: int) -> None:
     """Email the stored PDF again, as a new delivery (within the resend limits)."""
     limits = ResendLimits.from_settings(settings())
     _act(quotation_id, lambda conn, qid: pipeline.resend(conn, qid, limits=limits))
+
+
+@main.command("revoke-links")
+@click.argument("quotation_id", type=int)
+@click.option("--delivery", "delivery_id", type=int, default=None,
+              help="Only this delivery's link (see `status ID`); else every email's.")
+def revoke_links(quotation_id: int, delivery_id: int | None) -> None:
+    """Withdraw the customer links of a quotation's emails: opening one then says how to ask
+    for a new one (a resend sends a new link)."""
+    from quote_service import links
+
+    with connection() as conn:
+        try:
+            with conn.transaction():
+                revoked = links.revoke(conn, quotation_id, delivery_id=delivery_id)
+        except LookupError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"quotation {quotation_id}: {len(revoked)} link{'s' if len(revoked) != 1 else ''}"
+               f" revoked" + (f" (deliveries {', '.join(map(str, revoked))})" if revoked else ""))
 
 
 @main.command()

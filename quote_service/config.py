@@ -125,6 +125,7 @@ class Settings:
     resend_limit_per_quotation: int = 5
     resend_limit_per_recipient: int = 5
     resend_window_seconds: int = 3600
+    pdf_link_days: int = 90
     company_name: str = "Northwind Supplies Ltd"
     company_address: str = "12 Harbour Road\nBristol BS1 4XX\nUnited Kingdom"
     log_format: str = "text"
@@ -168,6 +169,7 @@ class Settings:
             resend_limit_per_quotation=_number(env, "RESEND_LIMIT_PER_QUOTATION", 5, int, 1),
             resend_limit_per_recipient=_number(env, "RESEND_LIMIT_PER_RECIPIENT", 5, int, 1),
             resend_window_seconds=_number(env, "RESEND_WINDOW_SECONDS", 3600, int, 1),
+            pdf_link_days=_number(env, "PDF_LINK_DAYS", 90, int, 1),
             company_name=env.get("COMPANY_NAME") or cls.company_name,
             company_address=(env.get("COMPANY_ADDRESS") or cls.company_address).replace("\\n", "\n"),
             log_format=_choice(env, "LOG_FORMAT", "text", ("text", "json")),

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 import psycopg
 
-from quote_service import db
+from quote_service import db, links
 from quote_service.accounts.ownership import EVERYTHING, Scope
 from quote_service.domain.model import Delivery, Event, Line, Quotation
+from quote_service.links import DeliveryLink
 
 MAX_PAGE = 200
 
@@ -20,6 +21,7 @@ class QuotationDetail:
     deliveries: list[Delivery]
     events: list[Event]
     submitted_by: str | None  # the account's email; None for quotations from before accounts
+    links: dict[int, DeliveryLink]  # each sent delivery's customer link, by delivery id
 
 
 def get(conn: psycopg.Connection, quotation_id: int, scope: Scope = EVERYTHING
@@ -55,6 +57,7 @@ def get_detail(conn: psycopg.Connection, quotation_id: int, scope: Scope = EVERY
         events=[Event.from_row(r) for r in db.fetch_all(conn, "get_events",
                                                         quotation_id=quotation_id)],
         submitted_by=(db.fetch_one(conn, "get_submitter", id=quotation_id) or {}).get("email"),
+        links=links.of_quotation(conn, quotation_id),
     )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 from flask import g
 
-from quote_service import db, pipeline, quotations
+from quote_service import db, links, pipeline, quotations
 from quote_service.app import services
 from quote_service.deliver.resend_limits import ResendLimits
 from quote_service.web.auth import current_scope
@@ -33,3 +33,11 @@ def retry(conn: psycopg.Connection, quotation_id: int) -> Any:
 def resend(conn: psycopg.Connection, quotation_id: int) -> Any:
     return pipeline.resend(conn, quotation_id, by=g.user.email,
                            limits=ResendLimits.from_settings(services().settings))
+
+
+def revoke_links(delivery_id: int | None = None) -> Action:
+    """Withdraw the customer links of a quotation's emails, or of one of them."""
+    def revoke(conn: psycopg.Connection, quotation_id: int) -> list[int]:
+        return links.revoke(conn, quotation_id, delivery_id=delivery_id, by=g.user.email)
+
+    return revoke

@@ -14,7 +14,7 @@ from quote_service.domain.model import STATUSES, Delivery, Line, Quotation
 from quote_service.domain.money import plain_amount, plain_number
 from quote_service.domain.validation import ValidationFailed, parse_submission
 from quote_service.generate.document import available_templates
-from quote_service.links import pdf_path
+from quote_service.links import DeliveryLink, pdf_path
 from quote_service.submit.service import IdempotencyConflict, client_key, submit
 from quote_service.web import actions
 from quote_service.web.auth import current_scope
@@ -58,11 +58,15 @@ def _line(line: Line, currency: str) -> dict[str, Any]:
     }
 
 
-def _delivery(d: Delivery) -> dict[str, Any]:
+def _delivery(d: Delivery, link: DeliveryLink | None) -> dict[str, Any]:
     return {"id": d.id, "kind": d.kind, "recipient": d.recipient, "state": d.state,
             "provider": d.provider, "provider_message_id": d.provider_message_id,
             "attempts": d.attempts, "last_error": d.last_error,
-            "accepted_at": _iso(d.accepted_at)}
+            "accepted_at": _iso(d.accepted_at),
+            # Never the token: it exists only in the email.
+            "link": None if link is None else {
+                "state": link.state, "expires_at": _iso(link.expires_at),
+                "revoked_at": _iso(link.revoked_at), "revoked_by": link.revoked_by}}
 
 
 def quotation_document(detail: quotations.QuotationDetail) -> dict[str, Any]:
@@ -86,7 +90,7 @@ def quotation_document(detail: quotations.QuotationDetail) -> dict[str, Any]:
         "sent_at": _iso(q.sent_at),
         "pdf": {"key": q.pdf_key, "sha256": q.pdf_sha256, "size": q.pdf_size}
         if q.pdf_key else None,
-        "deliveries": [_delivery(d) for d in detail.deliveries],
+        "deliveries": [_delivery(d, detail.links.get(d.id)) for d in detail.deliveries],
         "needs_reconciliation": pipeline.awaiting_reconciliation(detail.deliveries) is not None,
         "events": [{"at": _iso(e.at), "kind": e.kind, "status": e.status, "job_id": e.job_id,
                     "detail": e.detail} for e in detail.events],
@@ -173,11 +177,11 @@ def _int_arg(name: str, default: int | None, errors: list, *, maximum: int = MAX
     return value
 
 
-def _action(quotation_id: int, action: actions.Action):
+def _action(quotation_id: int, action: actions.Action, *, status: int = 202):
     try:
         actions.run(quotation_id, action)
-    except LookupError:
-        return json_error(404, f"quotation {quotation_id} not found")
+    except LookupError as exc:
+        return json_error(404, str(exc))
     except pipeline.NotAllowed as exc:
         return json_error(409, str(exc))
     except ResendLimited as exc:
@@ -186,7 +190,7 @@ def _action(quotation_id: int, action: actions.Action):
         return response
     with db.transaction(services().pool) as conn:
         detail = quotations.get_detail(conn, quotation_id)
-    return jsonify(quotation_document(detail)), 202
+    return jsonify(quotation_document(detail)), status
 
 
 @bp.post("/quotations/<int:quotation_id>/retry")
@@ -197,6 +201,18 @@ def retry_quotation(quotation_id: int):
 @bp.post("/quotations/<int:quotation_id>/resend")
 def resend_quotation(quotation_id: int):
     return _action(quotation_id, actions.resend)
+
+
+@bp.post("/quotations/<int:quotation_id>/revoke-links")
+def revoke_links(quotation_id: int):
+    """Every customer link of the quotation's emails stops working (410)."""
+    return _action(quotation_id, actions.revoke_links(), status=200)
+
+
+@bp.post("/quotations/<int:quotation_id>/deliveries/<int:delivery_id>/revoke-link")
+def revoke_delivery_link(quotation_id: int, delivery_id: int):
+    """The customer link of one email stops working (410)."""
+    return _action(quotation_id, actions.revoke_links(delivery_id), status=200)
 
 
 @bp.get("/openapi.json")

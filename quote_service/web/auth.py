@@ -9,13 +9,16 @@ protected by default: a path that is not listed as public needs a signed-in user
 | /healthz /readyz /login /logout        | yes                     | yes    | yes   | yes   |
 | /api/openapi.json, /webhooks/*, static | yes                     | yes    | yes   | yes   |
 | /metrics                               | yes, or Bearer METRICS_TOKEN when it is set          |
-| /quotations/<id>/pdf?token=<valid>     | yes (the customer link) | yes    | yes   | yes   |
+| /q/<token> (a delivery's link)         | yes (the customer link) | yes    | yes   | yes   |
 | /, /quotations*, any other path: GET   | 302 to /login?next=     | yes    | yes   | yes   |
 |                                  POST  | 302 to /login           | 403    | yes   | yes   |
 | /api/* GET                             | 401                     | yes    | yes   | yes   |
 | /api/* POST                            | 401                     | 403    | yes   | yes   |
 | /dashboard* GET                        | 302 to /login?next=     | yes    | 403   | yes   |
 | /dashboard* POST                       | 302 to /login           | 403    | 403   | yes   |
+
+Within /quotations* and /api/*, which quotations a user finds is their scope
+(accounts/ownership.py, `current_scope`): sales their own (and their team's if configured).
 
 The API authenticates with `Authorization: Bearer <token>` (SPEC 4). A signed-in browser
 session is also accepted for reads under /api, because the quotation page's script polls
@@ -52,13 +55,12 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 
-from quote_service import db, quotations
+from quote_service import db
 from quote_service.accounts import ownership, sessions, tokens
 from quote_service.accounts.ratelimit import LoginLimited, LoginLimits
 from quote_service.accounts.signin import sign_in
 from quote_service.accounts.users import ROLES, User
 from quote_service.app import services
-from quote_service.links import check_pdf_token
 from quote_service.web.csrf import csrf_valid
 from quote_service.web.errors import json_error
 
@@ -79,7 +81,8 @@ RULES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 
 # Webhooks prove their origin with their own signature (deliver.mail.webhook), not a user.
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/login", "/logout", "/api/openapi.json"})
-PUBLIC_PREFIXES = ("/static/", "/webhooks/")
+# Customers' links (`/q/<token>`) carry their own credential, the token (links.py).
+PUBLIC_PREFIXES = ("/static/", "/webhooks/", "/q/")
 _PDF_PATH = re.compile(r"/quotations/([0-9]{1,19})/pdf")
 
 
@@ -126,7 +129,7 @@ def enforce() -> ResponseReturnValue | None:
     user = current_user()
     if user is None:
         if area == "pdf":
-            return _pdf_link_gate()
+            return _old_pdf_link()
         return _to_login()
     if not may(user.role, request.method, request.path):
         abort(403, description=_refusal(user))
@@ -192,22 +195,11 @@ def _refusal(user: User) -> str:
     return f"Your role ({user.role}) does not allow this."
 
 
-def _pdf_link_gate() -> ResponseReturnValue | None:
-    """A quotation's PDF opens for anyone holding the token of the link emailed to its customer
-    (customers have no account); without a token, sign in."""
-    token = request.args.get("token")
-    if not token:
-        return _to_login()
-    match = _PDF_PATH.fullmatch(request.path)
-    assert match is not None
-    with db.transaction(services().pool) as conn:
-        quotation = quotations.get(conn, int(match.group(1)))
-    # The same refusal whether or not the quotation exists: a link reveals nothing else.
-    if quotation is None or not check_pdf_token(services().settings, quotation, token):
-        abort(403, description="This link is not valid for this quotation's PDF; ask the sender "
-                               "for a new one.")
-    g.pdf_quotation = quotation  # the view serves this one instead of reading it again
-    return None
+def _old_pdf_link() -> ResponseReturnValue | None:
+    """`/quotations/<id>/pdf?token=...` is the link of emails sent before each delivery had its
+    own (links.py): the view answers it with the page that says how to get a new one; without
+    a token, sign in."""
+    return None if request.args.get("token") else _to_login()
 
 
 def _metrics_gate() -> ResponseReturnValue | None:

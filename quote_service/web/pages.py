@@ -16,7 +16,6 @@ from decimal import Decimal
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     flash,
     g,
@@ -29,7 +28,6 @@ from flask import (
 from quote_service import db, pipeline, quotations
 from quote_service.app import services
 from quote_service.deliver.resend_limits import ResendLimited
-from quote_service.deliver.storage.base import StorageError
 from quote_service.domain.model import STATUSES, Event, Quotation
 from quote_service.domain.money import MINOR_UNITS, format_amount, plain_number
 from quote_service.domain.validation import (
@@ -244,6 +242,7 @@ def quotation_detail(quotation_id: int):
         lines=detail.lines,
         submitted_by=detail.submitted_by,
         deliveries=detail.deliveries,
+        links=detail.links,
         events=list(reversed(detail.events)),
         steps=progress(q, detail.events, outcome_unknown=parked is not None),
         parked=parked,
@@ -284,37 +283,14 @@ def resend_quotation(quotation_id: int):
                             "Resend queued: the stored PDF will be emailed again.", "Resend")
 
 
-# --- the PDF ------------------------------------------------------------------------------------
-
-@bp.get("/quotations/<int:quotation_id>/pdf")
-def quotation_pdf(quotation_id: int):
-    """Who may read it was decided by the access policy (web/auth.py): a signed-in user, or
-    anyone holding the emailed link's token, whose check loaded the quotation already."""
-    q = g.get("pdf_quotation")
-    if q is None:
-        with db.transaction(services().pool) as conn:
-            q = quotations.get(conn, quotation_id, current_scope())
-    if q is None:
-        abort(404, description=f"Quotation {quotation_id} does not exist.")
-    if q.pdf_key is None:
-        abort(404, description=f"The PDF of {q.number} is not ready yet.")
-    storage = services().storage
-    try:
-        url = storage.signed_url(q.pdf_key, filename=q.pdf_filename)
-        if url is not None:
-            response = redirect(url, 302)
-            response.headers["Cache-Control"] = "no-store"  # the signed URL expires
-            return response
-        data = storage.get(q.pdf_key)
-    except FileNotFoundError:
-        logger.error("quotation %s: PDF %s is recorded but missing from storage",
-                     q.id, q.pdf_key)
-        abort(404, description=f"The PDF of {q.number} is missing from storage.")
-    except StorageError as exc:
-        logger.error("quotation %s: could not read PDF %s: %s", q.id, q.pdf_key, exc)
-        abort(503, description="The PDF cannot be read right now; try again shortly.")
-    response = Response(data, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'inline; filename="{q.pdf_filename}"'
-    response.headers["Cache-Control"] = "private, max-age=300"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+@bp.post("/quotations/<int:quotation_id>/links/revoke")
+def revoke_links(quotation_id: int):
+    """One email's customer link (`delivery_id` in the form), or all of the quotation's."""
+    raw = request.form.get("delivery_id") or None
+    delivery_id = whole_number(raw)
+    if raw is not None and delivery_id is None:
+        abort(400, description="'delivery_id' must be a delivery id.")
+    which = "This email's link was" if delivery_id else "The links of every email were"
+    return _operator_action(quotation_id, actions.revoke_links(delivery_id),
+                            f"{which} withdrawn: opening them now says how to ask for a new "
+                            "one.", "Withdrawing the link")

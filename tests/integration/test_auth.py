@@ -7,7 +7,7 @@ import psycopg
 import pytest
 from flask import Blueprint
 
-from quote_service import links, quotations
+from quote_service import links, pipeline, quotations
 from quote_service.accounts import ratelimit, tokens, users
 from quote_service.app import create_app
 from quote_service.web import auth
@@ -473,16 +473,21 @@ def quotation_with_pdf(anon, bearer, conn, web):
     return quotations.get(conn, quotation_id)
 
 
-def test_the_customer_link_opens_the_pdf_without_an_account(anon, quotation_with_pdf, settings):
+def test_the_customer_link_opens_the_pdf_without_an_account(anon, quotation_with_pdf, conn):
     q = quotation_with_pdf
-    response = anon.get(f"/quotations/{q.id}/pdf?token={links.pdf_token(settings, q)}")
+    delivery_id = conn.execute("INSERT INTO deliveries (quotation_id, recipient) VALUES "
+                               "(%s, 'b@x.example') RETURNING id", (q.id,)).fetchone()[0]
+    delivery = pipeline.lock_delivery(conn, delivery_id)
+    token = links.issue(conn, delivery, days=90)
+    response = anon.get(f"/q/{token}")
     assert response.status_code == 200 and response.mimetype == "application/pdf"
 
 
-def test_a_wrong_pdf_token_is_refused_and_no_token_asks_to_sign_in(anon, quotation_with_pdf):
+def test_an_old_or_wrong_link_opens_nothing_and_no_token_asks_to_sign_in(anon, quotation_with_pdf):
     q = quotation_with_pdf
-    assert anon.get(f"/quotations/{q.id}/pdf?token={'0' * 32}").status_code == 403
-    assert anon.get(f"/quotations/{q.id + 1000}/pdf?token={'0' * 32}").status_code == 403
+    assert anon.get(f"/quotations/{q.id}/pdf?token={'0' * 32}").status_code == 410
+    assert anon.get(f"/quotations/{q.id + 1000}/pdf?token={'0' * 32}").status_code == 410
+    assert anon.get(f"/q/{'0' * 43}").status_code == 404
     response = anon.get(f"/quotations/{q.id}/pdf")
     assert response.status_code == 302 and response.headers["Location"].startswith("/login")
 
