@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None, config: dict[str, Any] | None =
         csrf,
         dashboard,
         errors,
+        headers,
         health,
         metrics,
         pages,
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, config: dict[str, Any] | None =
     )
 
     errors.register(app)
+    headers.install(app, https=settings.public_base_url.startswith("https://"))
     auth.install(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)

@@ -45,7 +45,6 @@ def send_pdf(q: Quotation) -> Response:
     response = Response(data, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'inline; filename="{q.pdf_filename}"'
     response.headers["Cache-Control"] = "private, max-age=300"
-    response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 
