@@ -88,9 +88,10 @@ class _Checker:
 
     def text(self, obj: dict, key: str, field: str, *, required: bool, max_len: int,
              multiline: bool = False) -> str:
-        """A string field, trimmed. Single-line fields (names, email) refuse every control
-        character: a line break in a name would become a new line in the email's text. Multi-line
-        ones keep line breaks (CR LF and CR become LF) and tabs, and refuse the rest."""
+        """A string field, trimmed of spaces. Single-line fields (names, email) refuse every
+        control character, even at an end: a line break in a name would become a new line in
+        the email's text. Multi-line ones keep line breaks (CR LF and CR become LF) and tabs,
+        and refuse the rest."""
         value = obj.get(key)
         if value is None or (isinstance(value, str) and not value.strip()):
             if required:
@@ -101,14 +102,13 @@ class _Checker:
             return ""
         if multiline:
             value = value.replace("\r\n", "\n").replace("\r", "\n")
-        value = value.strip()
         allowed = _MULTILINE_CONTROLS if multiline else frozenset()
         if any(_SURROGATE_FIRST <= ch <= _SURROGATE_LAST for ch in value):
             self.fail(field, "must be valid Unicode text (it holds a lone surrogate)")
         elif any(ch not in allowed and _is_control(ch) for ch in value):
             self.fail(field, "must not contain control characters" if multiline else
                       "must be one line, without line breaks, tabs or other control characters")
-        elif len(value) > max_len:
+        elif len(value := value.strip()) > max_len:
             self.fail(field, f"must be at most {max_len} characters")
         return value
 
