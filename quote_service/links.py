@@ -95,7 +95,8 @@ def revoke(conn: psycopg.Connection, quotation_id: int, *, delivery_id: int | No
     revoked = [row["delivery_id"] for row in db.fetch_all(
         conn, "revoke_delivery_links", quotation_id=quotation_id, delivery_id=delivery_id, by=by)]
     if revoked:
-        pipeline.event(conn, quotation_id, "links_revoked", by=by, delivery_ids=revoked)
+        pipeline.event(conn, quotation_id, "links_revoked", **pipeline.actor(by),
+                       delivery_ids=revoked)
     return revoked
 
 

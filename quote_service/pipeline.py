@@ -152,6 +152,11 @@ def _no_active_job(conn: psycopg.Connection, quotation_id: int) -> None:
         raise NotAllowed(f"job {row['id']} ({row['task_name']}) is already {row['status']}")
 
 
+def actor(by: str | None) -> dict[str, str]:
+    """Who asked, for an event's detail: an account's email; nothing from a shell."""
+    return {"by": by} if by else {}
+
+
 def retry(conn: psycopg.Connection, quotation_id: int, *, by: str | None = None) -> Quotation:
     """Resume a failed quotation from the step that failed.
 
@@ -168,11 +173,13 @@ def retry(conn: psycopg.Connection, quotation_id: int, *, by: str | None = None)
                          "then resend deliberately")
     if quotation.pdf_key is None:
         db.execute(conn, "set_status", id=quotation_id, status="queued")
-        event(conn, quotation_id, "retry_requested", status="queued", step=GENERATE, by=by)
+        event(conn, quotation_id, "retry_requested", status="queued", step=GENERATE,
+              **actor(by))
         queue.defer_generate_pdf(conn, quotation_id)
     else:
         db.execute(conn, "set_status", id=quotation_id, status="delivering")
-        event(conn, quotation_id, "retry_requested", status="delivering", step=SEND, by=by)
+        event(conn, quotation_id, "retry_requested", status="delivering", step=SEND,
+              **actor(by))
         _new_delivery(conn, quotation, "retry")
     return lock_quotation(conn, quotation_id)
 
@@ -189,7 +196,7 @@ def resend(conn: psycopg.Connection, quotation_id: int, *, limits: ResendLimits,
     resend_limits.check(conn, quotation, limits)
     db.execute(conn, "set_status", id=quotation_id, status="delivering")
     delivery = _new_delivery(conn, quotation, "resend")
-    event(conn, quotation_id, "resend_requested", status="delivering", by=by,
+    event(conn, quotation_id, "resend_requested", status="delivering", **actor(by),
           delivery_id=delivery.id, recipient=delivery.recipient)
     return delivery
 

@@ -3,7 +3,8 @@
 Resends are the one action that emails a customer at a user's request, so they are limited
 (deliver/resend_limits.py) and shown here: the latest ones with the account that asked, and
 the count per account over the limits' window. Viewers and admins see it, like the rest of
-the dashboard (the access policy goes by the path, web/auth.py).
+the dashboard (the access policy goes by the path, web/auth.py; the blueprint's name puts it
+under the dashboard's tab in the page header).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from flask import Blueprint, render_template, request
 from quote_service import db
 from quote_service.app import services
 
-bp = Blueprint("resends", __name__, url_prefix="/dashboard/resends",
+bp = Blueprint("dashboard_resends", __name__, url_prefix="/dashboard/resends",
                template_folder="templates")
 
 ROWS = 100
