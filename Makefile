@@ -23,8 +23,8 @@ demo: ## set up, then submit a sample quotation and follow it to its PDF and ema
 	@scripts/setup.sh
 	$(VENV)/bin/quote-service demo
 
-test: ## set up (with Chromium), then run the whole test suite; e.g. PYTEST_ARGS="-x -k money"
-	@scripts/setup.sh --with-browser
+test: ## set up (with what the tests run: Chromium, PostgreSQL server, iproute2), then run the whole suite; e.g. PYTEST_ARGS="-x -k money"
+	@scripts/setup.sh --for-tests
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: ## check the code with ruff

@@ -12,8 +12,9 @@ import logging
 import sys
 import threading
 
-import procrastinate
-
+from jobs.connection import DatabaseLink, OutageTolerantConnector
+from jobs.worker import App
+from quote_service import db
 from quote_service import logging as structured_logging
 from quote_service.config import ConfigError, Settings, load_dotenv_file
 from quote_service.generate.converter import Converter
@@ -29,12 +30,19 @@ except ConfigError as exc:
 # Before procrastinate configures logging (it imports the app first, then does nothing).
 structured_logging.configure(settings)
 
-app = procrastinate.App(
-    connector=procrastinate.PsycopgConnector(conninfo=settings.database_url),
+# The pool's waits are short: a statement that cannot get a connection is tried again by
+# the connector, which is how the worker notices quickly that the database is back.
+link = DatabaseLink()
+app = App(
+    connector=OutageTolerantConnector(
+        link=link, conninfo=settings.database_url, min_size=1, max_size=6, timeout=2.0,
+        reconnect_timeout=db.RECONNECT_SECONDS, kwargs=db.connection_kwargs(5)),
     import_paths=["jobs.tasks", "jobs.maintenance"],
     worker_defaults={"update_heartbeat_interval": settings.worker_heartbeat_seconds,
                      "stalled_worker_timeout": settings.stalled_worker_seconds},
 )
+
+WORKER_POOL_TIMEOUT = 10.0
 
 # Sync tasks run in worker threads: what a process builds once is built under this lock.
 _lock = threading.Lock()
@@ -48,7 +56,9 @@ def services() -> Services:
     global _services
     with _lock:
         if _services is None:
-            _services = Services(settings, pool_size=4)
+            # A step waits longer for a connection than a web request does: right after an
+            # outage, waiting a few seconds beats spending one of the job's attempts.
+            _services = Services(settings, pool_size=4, pool_timeout=WORKER_POOL_TIMEOUT)
             atexit.register(_services.close)
         return _services
 

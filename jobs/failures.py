@@ -80,11 +80,14 @@ def settle_stalled_job(pool: ConnectionPool, job: Job, strategy: BaseRetryStrate
     its last attempt, end it failed, as the task's retry strategy decides (a task without one
     is not retried, as procrastinate does after an exception). False when the job has moved
     on since it was found stalled."""
-    worker = "its worker" if job.worker_id is None else f"worker {job.worker_id}"
-    lost = WorkerLost(f"{worker} stopped sending heartbeats during attempt {job.attempts + 1}")
+    if job.worker_id is None:  # pruned as dead, or disowned by a worker that lost track of it
+        lost = WorkerLost(f"its worker was lost during attempt {job.attempts + 1}")
+    else:
+        lost = WorkerLost(f"worker {job.worker_id} stopped sending heartbeats during attempt "
+                          f"{job.attempts + 1}")
     decision = strategy.get_retry_decision(exception=lost, job=job) if strategy else None
     with db.transaction(pool) as conn:
-        if db.fetch_one(conn, "lock_stalled_job", id=job.id, attempts=job.attempts,
+        if db.fetch_one(conn, "lock_attempt", id=job.id, attempts=job.attempts,
                         worker_id=job.worker_id) is None:
             return False
         record_failure(conn, job, describe(lost), "", last=decision is None)

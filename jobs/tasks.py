@@ -10,10 +10,11 @@ import traceback
 from collections.abc import Callable
 
 import procrastinate
+import psycopg
 from procrastinate.jobs import Job
 
 from jobs import failures
-from jobs.application import app, converter, services, settings
+from jobs.application import app, converter, link, services, settings
 from jobs.retry import PipelineRetry
 from quote_service import db, queue
 from quote_service import logging as structured_logging
@@ -22,23 +23,34 @@ from quote_service.generate.step import generate_pdf as generate_step
 
 logger = logging.getLogger("quote_service.jobs")
 
+FIRST_RECORD_PAUSE = 0.5
+MAX_RECORD_PAUSE = 5.0
+
 retry_strategy = PipelineRetry(max_attempts=settings.max_attempts,
                                base_seconds=settings.retry_base_seconds)
 
 
-def _run(context: procrastinate.JobContext, quotation_id: int, body: Callable[[], str]) -> str:
+def _run(context: procrastinate.JobContext, quotation_id: int,
+         body: Callable[[queue.Attempt], str]) -> str:
     """Run one attempt of a step, every log line tagged with the job and the quotation.
 
     Everything that touches the database is inside the try, the quotation's lookup for the
-    tags included: a database error anywhere is a failed attempt, recorded and retried."""
+    tags included: a database error anywhere is a failed attempt, recorded and retried. An
+    attempt found superseded (taken for lost while its worker was cut off) records nothing:
+    the job's current attempt, elsewhere, owns the quotation now."""
     job = context.job
     number = None
     try:
         number = _quotation_number(quotation_id)
         with structured_logging.job_context(job.id, quotation_id, number):
-            outcome = body()
+            outcome = body(queue.Attempt.of(job))
             logger.info("%s: %s", job.task_name, outcome, extra=_extra(job))
             return outcome
+    except queue.AttemptSuperseded as exc:
+        with structured_logging.job_context(job.id, quotation_id, number):
+            logger.warning("%s: %s; its late work is dropped", job.task_name, exc,
+                           extra=_extra(job))
+        return f"superseded: {exc}"
     except Exception as exc:
         with structured_logging.job_context(job.id, quotation_id, number):
             _record_failure(job, exc)
@@ -69,22 +81,53 @@ def _record_failure(job: Job, exc: Exception) -> None:
     error = failures.describe(exc)
     logger.warning("%s attempt %d failed%s: %s", job.task_name, job.attempts + 1,
                    " (last attempt)" if last else "", error, extra=_extra(job))
+    details = "".join(traceback.format_exception(exc))
+    attempt = queue.Attempt.of(job)
+
+    def record(conn) -> None:
+        attempt.claim(conn)
+        failures.record_failure(conn, job, error, details, last=last)
+
     try:
-        with db.transaction(services().pool) as conn:
-            failures.record_failure(conn, job, error, "".join(traceback.format_exception(exc)),
-                                    last=last)
+        _when_reachable(record, f"{job.task_name} attempt {attempt.number}", job)
+    except queue.AttemptSuperseded as superseded:
+        logger.warning("%s attempt %d: %s; its failure is not recorded", job.task_name,
+                       attempt.number, superseded, extra=_extra(job))
     except Exception:
         logger.critical("could not record that %s attempt %d failed (%s)%s", job.task_name,
-                        job.attempts + 1, error,
+                        attempt.number, error,
                         "; its quotation is marked failed on the next stalled-job check"
                         if last else "", exc_info=True, extra=_extra(job))
+
+
+def _when_reachable(write: Callable[[psycopg.Connection], None], what: str, job: Job) -> None:
+    """Run `write` in a transaction, waiting while the database is unavailable (often the very
+    reason the attempt failed) until it is back, or until the worker stops: then the error is
+    raised and the job is left `doing`, for the stalled-job check to record as lost."""
+    waited, pause = 0.0, FIRST_RECORD_PAUSE
+    while True:
+        try:
+            with db.transaction(services().pool) as conn:
+                write(conn)
+        except db.DatabaseUnavailable:
+            if not waited:
+                logger.warning("%s: the database is unavailable; its failure is recorded when "
+                               "it is back", what, extra=_extra(job))
+            if link.stopping.wait(pause):
+                raise
+            waited, pause = waited + pause, min(pause * 2, MAX_RECORD_PAUSE)
+            continue
+        if waited:
+            logger.info("%s: its failure was recorded after waiting %.0f s for the database",
+                        what, waited, extra=_extra(job))
+        return
 
 
 @app.task(name=queue.GENERATE_PDF.task_name, queue=queue.GENERATE_PDF.queue,
           retry=retry_strategy, pass_context=True)
 def generate_pdf(context: procrastinate.JobContext, quotation_id: int) -> str:
     return _run(context, quotation_id,
-                lambda: generate_step(services(), converter(), quotation_id, context.job.id))
+                lambda attempt: generate_step(services(), converter(), quotation_id, attempt))
 
 
 @app.task(name=queue.SEND_QUOTATION.task_name, queue=queue.SEND_QUOTATION.queue,
@@ -92,7 +135,7 @@ def generate_pdf(context: procrastinate.JobContext, quotation_id: int) -> str:
 def send_quotation(context: procrastinate.JobContext, quotation_id: int, delivery_id: int
                    ) -> str:
     return _run(context, quotation_id,
-                lambda: send_step(services(), quotation_id, delivery_id, context.job.id))
+                lambda attempt: send_step(services(), quotation_id, delivery_id, attempt))
 
 
 # A worker that has not sent a heartbeat for STALLED_WORKER_SECONDS (default 30) is taken for

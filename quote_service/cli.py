@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 
@@ -154,6 +155,36 @@ def revoke_links(quotation_id: int, delivery_id: int | None) -> None:
             raise click.ClickException(str(exc)) from None
     click.echo(f"quotation {quotation_id}: {len(revoked)} link{'s' if len(revoked) != 1 else ''}"
                f" revoked" + (f" (deliveries {', '.join(map(str, revoked))})" if revoked else ""))
+
+
+@main.command("workers")
+def list_workers() -> None:
+    """The workers: host, pid, queues, concurrency, start, last heartbeat and the jobs each one
+    runs. A health check too: exits 1 when a queue has no live worker."""
+    from quote_service import workers
+
+    current = settings()
+    with connection(current) as conn:
+        found = workers.list_all(conn)
+    stalled_after = current.stalled_worker_seconds
+    rows = [("WORKER", "HOST", "PID", "QUEUES", "CONCURRENCY", "STARTED (UTC)", "HEARTBEAT",
+             "STATE", "RUNNING")]
+    for w in found:
+        running = ", ".join(f"{j.task_name} {j.number or f'job {j.job_id}'} (attempt {j.attempt})"
+                            for j in w.jobs)
+        rows.append((str(w.worker_id), w.host or "?", str(w.pid or "?"), w.queues_display,
+                     str(w.concurrency or "?"),
+                     f"{w.started_at.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S}" if w.started_at else "?",
+                     f"{w.silent_for.total_seconds():.0f} s ago",
+                     "alive" if w.alive(stalled_after) else "silent", running or "-"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+                   .rstrip())
+    unattended = workers.unattended_queues(found, stalled_after)
+    if unattended:
+        click.echo(f"no live worker listens on: {', '.join(unattended)}", err=True)
+        sys.exit(1)
 
 
 @main.command()

@@ -61,6 +61,28 @@ def execute(conn: psycopg.Connection, name: str, **params: Any) -> int:
         return cur.rowcount
 
 
+# A server that vanished (a machine lost, a network cut) answers nothing, and TCP's own
+# retransmissions would hold a statement for about 15 minutes: idle connections are probed
+# every few seconds and unacknowledged data gives up after TCP_USER_TIMEOUT_MS, so a lost
+# database is an error within seconds. (Unix sockets ignore these.)
+CONNECTION_KWARGS: dict[str, Any] = {
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 10_000,
+}
+# psycopg_pool retries a lost connection with a pause that doubles without bound, so after a
+# long outage its next try could be a minute away. Giving up on a connection after this many
+# seconds lets the next request start again with a fresh, short pause instead.
+RECONNECT_SECONDS = 5.0
+
+
+def connection_kwargs(timeout: float) -> dict[str, Any]:
+    """Keyword arguments of psycopg.connect for the pools: `timeout` bounds connecting too."""
+    return {"connect_timeout": max(1, round(timeout)), **CONNECTION_KWARGS}
+
+
 def make_pool(database_url: str, *, timeout: float, max_size: int = 10) -> ConnectionPool:
     """A pool that is NOT opened here: nothing connects at import or construction time.
 
@@ -73,7 +95,8 @@ def make_pool(database_url: str, *, timeout: float, max_size: int = 10) -> Conne
         max_size=max_size,
         timeout=timeout,
         open=False,
-        kwargs={"connect_timeout": max(1, int(timeout))},
+        kwargs=connection_kwargs(timeout),
+        reconnect_timeout=RECONNECT_SECONDS,
         check=ConnectionPool.check_connection,
     )
 

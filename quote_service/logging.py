@@ -121,4 +121,7 @@ def configure(settings: Settings, *, level: int | str = logging.INFO,
     handler.setFormatter(JsonFormatter() if settings.log_format == "json" else TextFormatter())
     root.addHandler(handler)
     root.setLevel(level)
+    # psycopg_pool logs every failed reconnection try, several a second while the database is
+    # down; workers say once when it is lost and once when it is back (jobs.connection).
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
     return handler

@@ -13,7 +13,10 @@ from dataclasses import dataclass
 
 import procrastinate
 import psycopg
+from procrastinate.jobs import Job
 from procrastinate.sync_psycopg_connector import SyncPsycopgConnector
+
+from quote_service import db
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,50 @@ QUEUES = (GENERATE_PDF.queue, SEND_QUOTATION.queue, MAINTENANCE_QUEUE)
 # procrastinate's job statuses ("aborting" is a transient request, shown with "doing").
 JOB_STATUSES = ("todo", "doing", "succeeded", "failed", "cancelled", "aborted")
 FINISHED_STATUSES = ("succeeded", "failed", "cancelled", "aborted")
+
+
+class AttemptSuperseded(Exception):
+    """The attempt is no longer its job's current one: its worker was taken for dead (cut off
+    from the database for longer than STALLED_WORKER_SECONDS) and the job was retried. Its late
+    work must change nothing."""
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One run of a job as the worker running it knows it: the job, how many runs came before
+    (procrastinate's `attempts` when it was fetched) and the worker it was given to."""
+
+    job_id: int
+    runs_before: int
+    worker_id: int | None
+
+    @classmethod
+    def of(cls, job: Job) -> Attempt:
+        assert job.id is not None
+        return cls(job_id=job.id, runs_before=job.attempts, worker_id=job.worker_id)
+
+    @property
+    def number(self) -> int:
+        return self.runs_before + 1
+
+    def claim(self, conn: psycopg.Connection) -> None:
+        """Check, on the connection about to write a step's result (or to record that a side
+        effect is leaving), that this is still the job's current attempt, and hold that until
+        the transaction ends; raise AttemptSuperseded if not."""
+        if db.fetch_one(conn, "claim_attempt", id=self.job_id, attempts=self.runs_before,
+                        worker_id=self.worker_id) is None:
+            raise AttemptSuperseded(f"attempt {self.number} of job {self.job_id} was taken for "
+                                    "lost and its job retried")
+
+
+def claim(conn: psycopg.Connection, attempt: Attempt | None) -> None:
+    """`attempt.claim(conn)`; nothing for work run outside a worker (no attempt)."""
+    if attempt is not None:
+        attempt.claim(conn)
+
+
+def job_id_of(attempt: Attempt | None) -> int | None:
+    return attempt.job_id if attempt is not None else None
 
 
 def quotation_lock(quotation_id: int) -> str:

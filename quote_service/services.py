@@ -18,9 +18,11 @@ from quote_service.deliver.storage import Storage, make_storage
 
 
 class Services:
-    def __init__(self, settings: Settings, *, pool_size: int = 10):
+    def __init__(self, settings: Settings, *, pool_size: int = 10,
+                 pool_timeout: float | None = None):
         self.settings = settings
         self._pool_size = pool_size
+        self._pool_timeout = settings.db_pool_timeout if pool_timeout is None else pool_timeout
         self._lock = threading.Lock()
         self._pool: ConnectionPool | None = None
 
@@ -32,7 +34,7 @@ class Services:
             if self._pool is None:
                 self._pool = db.make_pool(
                     self.settings.database_url,
-                    timeout=self.settings.db_pool_timeout,
+                    timeout=self._pool_timeout,
                     max_size=self._pool_size,
                 )
                 self._pool.open(wait=False)

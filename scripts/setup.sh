@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything the quote service needs on this machine, and nothing that is already there.
 #
-#   scripts/setup.sh [--with-browser]
+#   scripts/setup.sh [--for-tests]
 #
 #   1. system packages (LibreOffice headless, fonts for every script, PostgreSQL when there is none, ...)
 #   2. PostgreSQL: start the local cluster when it is down, create the role and the database
@@ -11,7 +11,9 @@
 #
 # DATABASE_URL (environment, else .env, else postgresql:///quote_service) names the database.
 # A server elsewhere is only checked; a local one is started, and its role and database created.
-# --with-browser also installs Chromium, for the browser tests.
+# --for-tests also installs what the test suite runs: Chromium (browser tests), PostgreSQL's
+# server programs (tests start servers of their own) and iproute2 (tests build hosts as
+# network namespaces).
 # Safe to run again: a second run changes nothing and takes a few seconds.
 set -euo pipefail
 
@@ -23,10 +25,10 @@ VENV=$ROOT/.venv
 STAMP=$VENV/.installed-from
 LOG_DIR=$ROOT/var/log
 
-WITH_BROWSER=0
+FOR_TESTS=0
 for arg in "$@"; do
     case $arg in
-        --with-browser) WITH_BROWSER=1 ;;
+        --for-tests) FOR_TESTS=1 ;;
         -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$SELF"; exit 0 ;;
         *) echo "setup: unknown argument: $arg (try --help)" >&2; exit 2 ;;
     esac
@@ -114,7 +116,7 @@ packages=(
     fonts-dejavu-core fonts-liberation fonts-noto-core fonts-noto-cjk # Latin/Greek/Cyrillic, Office metrics, other scripts, CJK
     postgresql-client
 )
-[ "$WITH_BROWSER" -eq 1 ] && packages+=(chromium)
+[ "$FOR_TESTS" -eq 1 ] && packages+=(chromium postgresql iproute2)
 if [ "$DB_LOCAL" -eq 1 ] && ! db_answers && [ -z "$(clusters)" ]; then
     packages+=(postgresql)
 fi

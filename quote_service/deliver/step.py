@@ -3,7 +3,9 @@
 Exactly once: the delivery is marked `sending` (committed) before the request leaves. If an
 attempt finds it still `sending`, an earlier attempt died mid-send: a backend that can tell
 (the outbox) is asked; one that cannot (SendGrid) parks the delivery as `unknown` for an
-operator or the provider's webhook to resolve. It is never blindly sent again.
+operator or the provider's webhook to resolve. It is never blindly sent again. An attempt
+taken for lost (its worker cut off from the database) cannot mark the delivery `sending`, so
+it sends nothing.
 """
 
 from __future__ import annotations
@@ -12,11 +14,15 @@ from quote_service import db, links, pipeline
 from quote_service.deliver.email import compose
 from quote_service.deliver.mail.base import MailOutcomeUnknown, MailRejected, MailRetryLater
 from quote_service.domain.model import Quotation
+from quote_service.queue import Attempt, claim, job_id_of
 from quote_service.services import Services
 
 
 def send_quotation(services: Services, quotation_id: int, delivery_id: int,
-                   job_id: int | None) -> str:
+                   attempt: Attempt | None) -> str:
+    """Run the step; return a short outcome for the logs. Raise AttemptSuperseded when the
+    attempt is no longer current."""
+    job_id = job_id_of(attempt)
     mailer = services.mailer
     with db.transaction(services.pool) as conn:
         delivery = pipeline.lock_delivery(conn, delivery_id)
@@ -38,6 +44,7 @@ def send_quotation(services: Services, quotation_id: int, delivery_id: int,
 
     pdf = services.storage.get(quotation.pdf_key)
     with db.transaction(services.pool) as conn:
+        claim(conn, attempt)
         # The email's link is written with the `sending` mark: the stored hash is the one in
         # the email that leaves (an earlier attempt's email did not, or we would not be here).
         token = links.issue(conn, delivery, days=services.settings.pdf_link_days)

@@ -2,6 +2,9 @@
 
 Exactly once: a PDF already recorded ends the step at once; a PDF already in storage (a
 previous attempt stored it and died before recording) is recorded without converting again.
+An attempt that was taken for lost while it converted (its worker cut off from the database)
+stores and records nothing: it checks that it is still its job's current attempt before
+storing the PDF, and again in the transaction that records it.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from quote_service.domain.model import Line, Quotation
 from quote_service.generate.context import build_context
 from quote_service.generate.converter import Converter
 from quote_service.generate.document import render_docx
+from quote_service.queue import Attempt, claim, job_id_of
 from quote_service.services import Services
 
 PDF_VERSION = 1
@@ -23,8 +27,10 @@ def pdf_key(quotation: Quotation) -> str:
 
 
 def generate_pdf(services: Services, converter: Converter, quotation_id: int,
-                 job_id: int | None) -> str:
-    """Run the step; return a short outcome for the logs."""
+                 attempt: Attempt | None) -> str:
+    """Run the step; return a short outcome for the logs. Raise AttemptSuperseded when the
+    attempt is no longer current."""
+    job_id = job_id_of(attempt)
     with db.transaction(services.pool) as conn:
         quotation = pipeline.begin_generation(conn, quotation_id, job_id)
         if quotation is None:
@@ -37,9 +43,12 @@ def generate_pdf(services: Services, converter: Converter, quotation_id: int,
     if stored is None:
         docx = render_docx(build_context(quotation, lines, services.settings), quotation.template)
         pdf = converter.convert(docx)
+        with db.transaction(services.pool) as conn:
+            claim(conn, attempt)
         stored = services.storage.put(key, pdf, content_type="application/pdf",
                                       filename=quotation.pdf_filename)
     with db.transaction(services.pool) as conn:
+        claim(conn, attempt)
         quotation = pipeline.lock_quotation(conn, quotation_id)
         if quotation.pdf_key is not None:
             return "already generated"

@@ -46,7 +46,7 @@ SELECT minute, succeeded, failed FROM job_throughput ORDER BY minute;
 SELECT r.*, q.number
 FROM running_jobs r
 LEFT JOIN quotations q ON q.id = r.quotation_id
-WHERE r.worker_gone OR r.heartbeat_age > make_interval(secs => %(seconds)s::float8)
+WHERE r.worker_gone OR r.silent_for > make_interval(secs => %(seconds)s::float8)
 ORDER BY r.job_id;
 
 -- name: dashboard_list_jobs

@@ -10,13 +10,49 @@ SELECT id, task_name, status FROM procrastinate_jobs
 WHERE lock = %(lock)s AND status IN ('todo', 'doing')
 ORDER BY id DESC LIMIT 1;
 
--- name: lock_stalled_job
--- The job still is the stalled attempt that was found: not settled by another pass since, nor
--- retried and taken by a live worker.
+-- name: lock_attempt
+-- The job still runs the attempt that was found (not settled by another pass since, nor
+-- retried and taken by a live worker), locked so that nothing else settles it meanwhile. A
+-- job locked by a step writing its result is skipped: it is looked at again on the next pass.
 SELECT id FROM procrastinate_jobs
 WHERE id = %(id)s AND status = 'doing' AND attempts = %(attempts)s
   AND worker_id IS NOT DISTINCT FROM %(worker_id)s
-FOR UPDATE;
+FOR UPDATE SKIP LOCKED;
+
+-- name: claim_attempt
+-- A step about to write its result (or a side effect about to leave) checks that its attempt
+-- is still the job's current one: a worker cut off long enough to be taken for dead has had
+-- its attempt settled and retried elsewhere, and its late work must change nothing. Shared,
+-- so that it never waits on procrastinate; settling the attempt (lock_attempt) waits for it.
+SELECT id FROM procrastinate_jobs
+WHERE id = %(id)s AND status = 'doing' AND attempts = %(attempts)s
+  AND worker_id IS NOT DISTINCT FROM %(worker_id)s
+FOR SHARE;
+
+-- name: finish_own_attempt
+-- procrastinate's finish_job, only while the attempt is still the job's current one: the late
+-- answer of an attempt that was taken for lost (and retried, maybe running elsewhere now)
+-- changes nothing. No row: it was not the current attempt any more.
+WITH own AS (
+    SELECT id FROM procrastinate_jobs
+    WHERE id = %(id)s AND status = 'doing' AND attempts = %(attempts)s
+      AND worker_id IS NOT DISTINCT FROM %(worker_id)s
+    FOR UPDATE
+)
+SELECT procrastinate_finish_job_v1(own.id, %(status)s::procrastinate_job_status,
+                                   %(delete_job)s)
+FROM own;
+
+-- name: retry_own_attempt
+-- procrastinate's retry_job, on the same condition as finish_own_attempt.
+WITH own AS (
+    SELECT id FROM procrastinate_jobs
+    WHERE id = %(id)s AND status = 'doing' AND attempts = %(attempts)s
+      AND worker_id IS NOT DISTINCT FROM %(worker_id)s
+    FOR UPDATE
+)
+SELECT procrastinate_retry_job_v2(own.id, %(retry_at)s, %(priority)s, %(queue)s, %(lock)s)
+FROM own;
 
 -- name: abandoned_quotations
 -- Quotations still in a step whose latest job has ended failed: that job's last failure could

@@ -27,7 +27,7 @@ GROUP BY j.queue_name;
 
 -- name: metrics_stalled
 SELECT count(*) AS n FROM running_jobs
-WHERE worker_gone OR heartbeat_age > make_interval(secs => %(seconds)s::float8);
+WHERE worker_gone OR silent_for > make_interval(secs => %(seconds)s::float8);
 
 -- name: metrics_awaiting_reconciliation
 SELECT count(*) AS n FROM deliveries_awaiting_reconciliation;

@@ -46,7 +46,7 @@ from flask import (
 )
 from procrastinate import sql as procrastinate_sql
 
-from quote_service import db, pipeline, queue, quotations
+from quote_service import db, pipeline, queue, quotations, workers
 from quote_service.app import services
 from quote_service.deliver.step import fail_delivery
 from quote_service.domain.model import STATUSES as QUOTATION_STATUSES
@@ -228,12 +228,29 @@ def overview():
         retryable = len(db.fetch_all(conn, "dashboard_retryable_failed", task=None, queue=None))
         parked = db.fetch_all(conn, "dashboard_awaiting_reconciliation",
                               limit=RECONCILIATION_ROWS)
+        registered = workers.list_all(conn)
     return render_template("dashboard.html", counts=counts, stats=stats, chart=chart,
+                           live_workers=sum(w.alive(settings.stalled_worker_seconds)
+                                            for w in registered),
+                           unattended=workers.unattended_queues(
+                               registered, settings.stalled_worker_seconds),
                            stalled=stalled, failed=failed, retryable=retryable, parked=parked,
                            parked_total=parked[0]["total"] if parked else 0,
                            waiting_statuses=WAITING_QUOTATIONS, now=dt.datetime.now(dt.UTC),
                            stalled_after=settings.stalled_worker_seconds,
                            stalled_check=settings.stalled_check_seconds)
+
+
+@bp.get("/workers")
+def list_workers():
+    settings = services().settings
+    with db.transaction(services().pool) as conn:
+        found = workers.list_all(conn)
+    return render_template("dashboard_workers.html", workers=found,
+                           unattended=workers.unattended_queues(
+                               found, settings.stalled_worker_seconds),
+                           stalled_after=settings.stalled_worker_seconds,
+                           now=dt.datetime.now(dt.UTC))
 
 
 @bp.get("/counts.json")

@@ -28,7 +28,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.utils import floatToGoString
 
-from quote_service import db, queue
+from quote_service import db, queue, workers
 from quote_service.app import services
 from quote_service.domain.model import STATUSES as QUOTATION_STATUSES
 from quote_service.services import Services
@@ -121,6 +121,8 @@ class DatabaseCollector:
         stalled.add_metric([], db.fetch_one(conn, "metrics_stalled", seconds=seconds)["n"])
         yield stalled
 
+        yield from self._workers(conn, seconds)
+
         parked = GaugeMetricFamily(
             f"{PREFIX}_deliveries_awaiting_reconciliation",
             "Quotations whose latest email is in state unknown (the request left, no answer "
@@ -179,6 +181,35 @@ class DatabaseCollector:
         for (task, status), n in sorted(per_task.items()):
             task_jobs.add_metric([task, status], n)
         yield task_jobs
+
+    def _workers(self, conn: psycopg.Connection, stalled_after: float) -> Iterator[Metric]:
+        """Each registered worker, and per queue how many live workers listen on it: alert on
+        `quote_service_queue_live_workers == 0`."""
+        found = workers.list_all(conn)
+        labels = ["worker_id", "host", "pid", "queues"]
+        silence = GaugeMetricFamily(
+            f"{PREFIX}_worker_silence_seconds",
+            "Seconds since each registered worker's last heartbeat (counted from the database "
+            "server's start at the earliest); past STALLED_WORKER_SECONDS it is taken for dead.",
+            labels=labels)
+        running = GaugeMetricFamily(
+            f"{PREFIX}_worker_jobs_running", "Jobs each registered worker is running.",
+            labels=labels)
+        for w in found:
+            key = [str(w.worker_id), w.host or "", str(w.pid or ""),
+                   ",".join(w.queues) if w.queues else "all"]
+            silence.add_metric(key, w.silent_for.total_seconds())
+            running.add_metric(key, len(w.jobs))
+        yield silence
+        yield running
+        live = GaugeMetricFamily(
+            f"{PREFIX}_queue_live_workers",
+            "Per queue, the workers listening on it that are alive (0: its jobs wait).",
+            labels=["queue"])
+        for name in queue.QUEUES:
+            live.add_metric([name], sum(w.alive(stalled_after) and w.listens_on(name)
+                                        for w in found))
+        yield live
 
     def _histogram(self, conn: psycopg.Connection, query: str, name: str, documentation: str,
                    bounds: Sequence[float]) -> Metric:

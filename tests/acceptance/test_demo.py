@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.acceptance.conftest import BIN
 from tests.support.ports import free_port
+from tests.support.stack import BIN
 
 pytestmark = pytest.mark.acceptance
 

@@ -142,8 +142,8 @@ def test_a_last_failure_that_cannot_be_recorded_still_ends_failed(stack, conn):
 def test_bad_configuration_stops_the_server_once_with_one_line(tmp_path):
     import os
 
-    from tests.acceptance.conftest import BIN
     from tests.support.ports import free_port
+    from tests.support.stack import BIN
 
     env = {**os.environ, "STORAGE_BACKEND": "s3"}
     result = subprocess.run([str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{free_port()}",

@@ -15,9 +15,9 @@ from xml.etree import ElementTree
 import pytest
 
 from quote_service.web.openapi import OPENAPI
-from tests.acceptance.conftest import BIN
 from tests.samples import sample_payload
 from tests.support.queue_states import finish_job, latest_job, start_job
+from tests.support.stack import BIN
 
 pytestmark = pytest.mark.acceptance
 

@@ -16,8 +16,8 @@ from itsdangerous import URLSafeTimedSerializer
 
 from quote_service.config import DEVELOPMENT_SECRET_KEY
 from quote_service.demo import start, stop, wait_until
-from tests.acceptance.conftest import BIN
 from tests.support.ports import free_port
+from tests.support.stack import BIN
 
 pytestmark = pytest.mark.acceptance
 

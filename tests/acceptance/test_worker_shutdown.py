@@ -8,6 +8,7 @@ import contextlib
 import os
 import signal
 
+import psycopg
 import pytest
 
 from quote_service.demo import wait_until
@@ -41,3 +42,20 @@ def test_sigterm_stops_the_warm_pool_with_the_worker(stack, tmp_path):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
     assert not list(tmp_path.glob("quote-service-*/libreoffice/*/profile"))
+
+
+def test_a_worker_that_stops_on_an_error_exits_non_zero(stack, settings):
+    """A supervisor's `Restart=on-failure` must see it (procrastinate's own worker exits 0 when
+    its heartbeat fails). The error here: the database refuses the heartbeat, which no waiting
+    for the database will mend; the worker can still unregister."""
+    worker = stack.start_worker(WORKER_HEARTBEAT_SECONDS="0.5", STALLED_WORKER_SECONDS="3")
+    assert wait_until(lambda: "Starting worker" in stack.log("worker.log"), 30)
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        conn.execute("CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                     "$$ BEGIN RAISE EXCEPTION 'heartbeats refused'; END $$")
+        conn.execute("CREATE TRIGGER refuse BEFORE UPDATE ON procrastinate_workers "
+                     "FOR EACH ROW EXECUTE FUNCTION refuse()")
+
+    assert worker.wait(timeout=30) == 1, stack.log("worker.log")
+    stack.processes.remove(worker)
+    assert "the worker stopped on an error" in stack.log("worker.log")

@@ -56,6 +56,14 @@ def add_worker(conn: psycopg.Connection, heartbeat_seconds_ago: float = 0) -> in
         (heartbeat_seconds_ago,)).fetchone()[0]
 
 
+def describe_worker(conn: psycopg.Connection, worker_id: int, *, host: str, pid: int,
+                    queues: list[str] | None = None, concurrency: int = 1) -> None:
+    """What a worker of jobs.worker writes about itself when it registers."""
+    conn.execute("INSERT INTO worker_processes (worker_id, host, pid, queues, concurrency, "
+                 "started_at) VALUES (%s, %s, %s, %s, %s, now() - interval '1 hour')",
+                 (worker_id, host, pid, queues, concurrency))
+
+
 def start_job(conn: psycopg.Connection, job_id: int, worker_id: int | None = None) -> None:
     conn.execute("UPDATE procrastinate_jobs SET status = 'doing', worker_id = %s WHERE id = %s",
                  (worker_id, job_id))

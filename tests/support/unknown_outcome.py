@@ -11,6 +11,7 @@ from quote_service import pipeline
 from quote_service.deliver.mail.base import MailOutcomeUnknown, OutgoingEmail, SendResult
 from quote_service.deliver.step import fail_delivery, send_quotation
 from quote_service.domain.model import Quotation
+from quote_service.queue import Attempt
 from quote_service.services import Services
 from tests.support.queue_states import (
     finish_job,
@@ -65,7 +66,7 @@ def send_without_answer(services: Services, conn: psycopg.Connection, quotation_
     start_job(conn, job_id)
     services.mailer = AnswerLost()
     try:
-        outcome = send_quotation(services, quotation_id, delivery_id, job_id)
+        outcome = send_quotation(services, quotation_id, delivery_id, Attempt(job_id, 0, None))
     finally:
         del services.mailer  # the configured backend again
     finish_job(conn, job_id)

@@ -17,7 +17,7 @@ def test_threads_asking_at_once_share_one_pool_closed_at_exit(monkeypatch):
     class SlowServices:
         """Slow to build, as a real one opening its pool is: the window two threads race in."""
 
-        def __init__(self, settings, *, pool_size):
+        def __init__(self, settings, **pool_options):
             time.sleep(0.05)
             built.append(self)
 
