@@ -14,7 +14,7 @@ BENCH_ARGS ?=
 help: ## list the commands
 	@echo "usage: make <command>"
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z]+:.*## / { printf "  %-7s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
-	@echo "variables: PYTEST_ARGS (make test), BENCH_ARGS (make bench), DATABASE_URL"
+	@echo "variables: PYTEST_ARGS (make test), BENCH and BENCH_ARGS (make bench), DATABASE_URL"
 
 setup: ## install what is missing: system packages, PostgreSQL, .venv, migrations
 	@scripts/setup.sh
@@ -31,6 +31,8 @@ lint: ## check the code with ruff
 	@scripts/setup.sh
 	$(VENV)/bin/ruff check .
 
-bench: ## time DOCX -> PDF conversions
+BENCH ?= convert
+
+bench: ## run a benchmark, BENCH=convert|pipeline|soak (docs/benchmarks.md); BENCH_ARGS for its options
 	@scripts/setup.sh
-	$(VENV)/bin/python bench/convert $(BENCH_ARGS)
+	$(VENV)/bin/python bench/$(BENCH) $(BENCH_ARGS)

@@ -1,32 +1,81 @@
-"""Housekeeping of the queue: finished jobs are deleted once they are older than
-JOB_RETENTION_HOURS (default 168, a week).
+"""The workers' housekeeping, run outside the job queue (see jobs.worker.Routine).
 
-procrastinate_jobs is the queue, not the record: every job ever run stays in it until removed,
-the periodic tasks alone add thousands a day, and the queue's scans slow down as it grows. What
-must last is kept elsewhere and never deleted here: quotations, their events (the audit trail),
-deliveries and job_failures (each failed attempt's error and traceback). The retention gives
-operators a week to look at a job on the dashboard before it goes.
+- `recover_stalled_jobs`, every STALLED_CHECK_SECONDS (15): procrastinate does not retry the
+  jobs of a dead worker by itself. A worker silent for STALLED_WORKER_SECONDS (30) is taken for
+  dead: the attempts it was running count as failed (jobs.failures) and their jobs are retried,
+  or end failed after their last attempt, like any others. Workers beat every
+  WORKER_HEARTBEAT_SECONDS (5): 30 s is six missed beats, long enough that a busy worker is not
+  mistaken for a dead one (its heartbeat runs in the event loop, apart from the threads running
+  sync tasks), short enough that a killed worker's quotation resumes within a minute.
+- `delete_finished_jobs`, every hour: procrastinate_jobs is the queue, not the record. Finished
+  jobs older than JOB_RETENTION_HOURS (168, a week) are deleted; what must last is kept
+  elsewhere and never deleted here: quotations, their events, deliveries and job_failures.
+
+These were periodic jobs on a `maintenance` queue. As jobs they waited behind a backlog like
+any other, so dead workers' jobs were recovered last exactly when the system was loaded, and
+the check alone left a row in the queue every 15 s. Every worker now runs them as side tasks;
+the first to find one due claims it (`maintenance_runs`, one row per routine, also what the
+dashboard shows), so each runs once per period whatever the number of workers, for as long as
+any worker is alive.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from dataclasses import dataclass
 
 import procrastinate
 
-from jobs.application import app, settings
+from jobs import failures
+from jobs.application import app, services, settings
+from jobs.worker import Routine
 
 logger = logging.getLogger("quote_service.jobs.maintenance")
 
+RETENTION_EVERY_SECONDS = 3600
 
-# Every hour, at minute 7 (five fields: procrastinate's optional sixth, seconds, is not used).
-@app.periodic(cron="7 * * * *")
-@app.task(name="delete_finished_jobs", queue="maintenance", pass_context=True)
-async def delete_finished_jobs(context: procrastinate.JobContext, timestamp: int) -> None:
+
+@dataclass(frozen=True)
+class Recovery:
+    settled: int  # stalled attempts counted as failed, their jobs retried or ended
+    abandoned: int  # quotations marked failed because their job's last failure was lost
+    pruned: int  # workers forgotten
+
+    def __str__(self) -> str:
+        return (f"{self.settled} stalled job(s) settled, {self.abandoned} abandoned "
+                f"quotation(s) failed, {self.pruned} worker(s) pruned")
+
+
+async def recover_stalled_jobs(app: procrastinate.App) -> Recovery:
+    """Settle the running attempts of dead workers, mark failed the quotations whose last
+    failure could not be recorded, and forget workers silent for four times the threshold."""
+    seconds = settings.stalled_worker_seconds
+    stalled = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=seconds)
+
+    def strategy_of(task_name: str) -> procrastinate.BaseRetryStrategy | None:
+        task = app.tasks.get(task_name)
+        return task.retry_strategy if task is not None else None
+
+    pool = services().pool
+    settled = await asyncio.to_thread(failures.settle_stalled_jobs, pool, stalled, strategy_of)
+    abandoned = await asyncio.to_thread(failures.fail_abandoned_quotations, pool)
+    pruned = await app.job_manager.prune_stalled_workers(seconds_since_heartbeat=seconds * 4)
+    return Recovery(settled, abandoned, len(pruned))
+
+
+async def delete_finished_jobs(app: procrastinate.App) -> str:
     """Delete succeeded, failed, cancelled and aborted jobs (and their procrastinate_events)
     whose last event is older than the retention, with procrastinate's own statement."""
-    await context.app.job_manager.delete_old_jobs(
+    await app.job_manager.delete_old_jobs(
         nb_hours=settings.job_retention_hours, include_failed=True, include_cancelled=True,
         include_aborted=True,
     )
     logger.info("deleted jobs finished more than %d hours ago", settings.job_retention_hours)
+    return f"deleted jobs finished more than {settings.job_retention_hours} h ago"
+
+
+app.maintenance.extend([
+    Routine("recover_stalled_jobs", settings.stalled_check_seconds, recover_stalled_jobs),
+    Routine("delete_finished_jobs", RETENTION_EVERY_SECONDS, delete_finished_jobs),
+])

@@ -4,8 +4,8 @@ quotation is marked failed, naming the step and the cause (see jobs.failures).""
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import threading
 import traceback
 from collections.abc import Callable
 
@@ -19,6 +19,7 @@ from jobs.retry import PipelineRetry
 from quote_service import db, queue
 from quote_service import logging as structured_logging
 from quote_service.deliver.step import send_quotation as send_step
+from quote_service.generate.converter import ConversionError
 from quote_service.generate.step import generate_pdf as generate_step
 
 logger = logging.getLogger("quote_service.jobs")
@@ -75,7 +76,7 @@ def _record_failure(job: Job, exc: Exception) -> None:
     computed here: a last attempt (a refusal that cannot change, or the attempts used up)
     ends the job failed even when its quotation could not be marked failed, instead of the
     recording's error earning the job another attempt. Such a quotation is left in its step
-    with a failed job; `retry_stalled_jobs` finds it on its next pass and marks it failed
+    with a failed job; the stalled-job check finds it on its next pass and marks it failed
     (failures.fail_abandoned_quotations), so it does not stay `generating` for good."""
     last = retry_strategy.get_retry_decision(exception=exc, job=job) is None
     error = failures.describe(exc)
@@ -123,6 +124,27 @@ def _when_reachable(write: Callable[[psycopg.Connection], None], what: str, job:
         return
 
 
+def _start_converter(worker) -> None:
+    """A worker that makes PDFs starts LibreOffice as it starts, in the background, rather
+    than at its first job: the first quotation does not wait for it (a job that comes first
+    waits only for what is left of the start)."""
+    if worker.queues is not None and queue.GENERATE_PDF.queue not in worker.queues:
+        return
+
+    def start() -> None:
+        try:
+            built = converter()
+            if hasattr(built, "warm_up"):
+                built.warm_up()
+        except ConversionError as exc:  # the first job tries again, and fails visibly
+            logger.error("could not start LibreOffice: %s", exc)
+
+    threading.Thread(target=start, name="converter-start", daemon=True).start()
+
+
+app.on_worker_start.append(_start_converter)
+
+
 @app.task(name=queue.GENERATE_PDF.task_name, queue=queue.GENERATE_PDF.queue,
           retry=retry_strategy, pass_context=True)
 def generate_pdf(context: procrastinate.JobContext, quotation_id: int) -> str:
@@ -136,32 +158,3 @@ def send_quotation(context: procrastinate.JobContext, quotation_id: int, deliver
                    ) -> str:
     return _run(context, quotation_id,
                 lambda attempt: send_step(services(), quotation_id, delivery_id, attempt))
-
-
-# A worker that has not sent a heartbeat for STALLED_WORKER_SECONDS (default 30) is taken for
-# dead: the attempts it was running count as failed, and their jobs are retried (or end failed
-# after their last attempt) like any others. Workers beat every WORKER_HEARTBEAT_SECONDS
-# (default 5): 30 s is six missed beats, long enough that a busy or briefly paused worker is
-# not mistaken for a dead one (its heartbeat runs in the event loop, apart from the threads
-# running sync tasks), short enough that a quotation whose worker was killed resumes within a
-# minute (the check runs every STALLED_CHECK_SECONDS, default 15).
-@app.periodic(cron=f"* * * * * */{settings.stalled_check_seconds}")
-@app.task(name="retry_stalled_jobs", queue="maintenance", pass_context=True)
-async def retry_stalled_jobs(context: procrastinate.JobContext, timestamp: int) -> int:
-    """procrastinate does not retry the jobs of a dead worker by itself: this does, counting
-    the lost run as a failed attempt of the job (jobs.failures), so that one that kills its
-    worker every time ends failed after its last attempt. It also marks failed the quotations
-    whose last failure could not be recorded. Returns how many stalled jobs it settled."""
-    seconds = settings.stalled_worker_seconds
-    manager = context.app.job_manager
-    stalled = await manager.get_stalled_jobs(seconds_since_heartbeat=seconds)
-
-    def strategy_of(task_name: str) -> procrastinate.BaseRetryStrategy | None:
-        task = context.app.tasks.get(task_name)
-        return task.retry_strategy if task is not None else None
-
-    pool = services().pool
-    settled = await asyncio.to_thread(failures.settle_stalled_jobs, pool, stalled, strategy_of)
-    await asyncio.to_thread(failures.fail_abandoned_quotations, pool)
-    await manager.prune_stalled_workers(seconds_since_heartbeat=seconds * 4)
-    return settled

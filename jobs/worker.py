@@ -17,6 +17,13 @@ is pinned in pyproject.toml for that reason):
   stalled-job check settles and retries it instead of it staying `doing` for good.
 - A worker that stops on an error exits with a non-zero status (procrastinate's exits 0 when a
   side task fails), so a supervisor restarts it.
+- It wakes up when it should. procrastinate clears its "new job" flag after each fetch, so a
+  job committed while a fetch was under way waited for the next poll (5 s); the flag is cleared
+  before the fetch here. Between jobs it sleeps until the next retry is due rather than a
+  fixed poll, so a job retried "in 2 s" runs in 2 s, not in the next 5 s step.
+- It skips paused queues (queue_pauses), and runs the maintenance routines (jobs.maintenance)
+  as side tasks, outside the job queue: a backlog of PDFs never delays the recovery of a dead
+  worker's jobs.
 """
 
 from __future__ import annotations
@@ -26,20 +33,36 @@ import datetime as dt
 import logging
 import os
 import socket
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import procrastinate
-from procrastinate import jobs, manager, utils
+from procrastinate import job_context, jobs, manager, utils
 from procrastinate import worker as procrastinate_worker
 
 from jobs.connection import OutageTolerantConnector
-from quote_service import db
+from quote_service import db, queue
 
 logger = logging.getLogger("quote_service.jobs.worker")
 
 
+POLL_SECONDS = 5.0  # the longest an idle worker sleeps (procrastinate's polling interval)
+
+
 class WorkerStopped(Exception):
     """The worker stopped on an error."""
+
+
+@dataclass(frozen=True)
+class Routine:
+    """A maintenance routine every worker may run, once per `every` seconds across all of
+    them: `run(app)` returns what it did, whose `str()` is kept in `maintenance_runs`."""
+
+    name: str
+    every: float
+    run: Callable[[procrastinate.App], Awaitable[object]]
 
 
 class JobManager(manager.JobManager):
@@ -89,6 +112,8 @@ class Worker(procrastinate_worker.Worker):
 
     async def _run_loop(self) -> None:
         await self._describe()
+        for hook in self.app.on_worker_start:
+            hook(self)
         await super()._run_loop()
 
     async def _describe(self) -> None:
@@ -97,12 +122,95 @@ class Worker(procrastinate_worker.Worker):
             pid=os.getpid(), queues=list(self.queues) if self.queues else None,
             concurrency=self.concurrency, started_at=self.started_at)
 
+    def _start_side_tasks(self) -> list[asyncio.Task[Any]]:
+        return [*super()._start_side_tasks(),
+                *(asyncio.create_task(self._maintain(routine), name=routine.name)
+                  for routine in self.app.maintenance)]
+
     async def _monitor_side_tasks(self, side_tasks: list[asyncio.Task[Any]]) -> None:
-        await super()._monitor_side_tasks(side_tasks)
-        for task in side_tasks:
-            if task.done() and not task.cancelled() and task.exception() is not None:
-                self.failure = task.exception()
-                return
+        """Stop the worker when a side task fails, remembering why (procrastinate stops
+        watching the others once any side task ends, even one that simply had nothing to do,
+        like the periodic deferrer without periodic tasks)."""
+        pending = set(side_tasks)
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    self.failure = task.exception()
+                    self.logger.error("side task %s failed, stopping the worker: %r",
+                                      task.get_name(), self.failure, exc_info=self.failure)
+                    self.stop()
+                    return
+
+    async def _maintain(self, routine: Routine) -> None:
+        """Run `routine` whenever it is due and this worker claims it first."""
+        while True:
+            claimed = await self.connector.execute_query_all_async(
+                db.query("claim_maintenance"), task=routine.name, every=routine.every,
+                worker_id=self.worker_id)
+            if claimed:
+                try:
+                    outcome = str(await routine.run(self.app))
+                except Exception as exc:
+                    logger.exception("maintenance routine %s failed", routine.name)
+                    outcome = f"failed: {exc!r}"[:500]
+                await self.connector.execute_query_async(
+                    db.query("finish_maintenance"), task=routine.name, outcome=outcome)
+            row = await self.connector.execute_query_one_async(
+                db.query("maintenance_due"), task=routine.name)
+            due_in = routine.every if row["seconds"] is None else row["seconds"]
+            await asyncio.sleep(min(max(due_in, 0.05), routine.every))
+
+    async def _fetch_and_process_jobs(self) -> None:
+        """procrastinate's loop, with the "new job" flag cleared before each fetch rather than
+        after it, and the worker's own fetch (paused queues skipped); then, with nothing left
+        to run, the next sleep lasts until the next scheduled job is due."""
+        while not self._stop_event.is_set():
+            acquire = asyncio.create_task(self._job_semaphore.acquire())
+            job = None
+            try:
+                await utils.wait_any(acquire, self._stop_event.wait())
+                if self._stop_event.is_set():
+                    break
+                self._new_job_event.clear()
+                job = await self._fetch_job()
+            finally:
+                if (not job or self._stop_event.is_set()) and acquire.done():
+                    self._job_semaphore.release()
+            if not job:
+                break
+            self._start_job(job)
+        self.fetch_job_polling_interval = await self._seconds_until_next_job()
+
+    async def _fetch_job(self) -> jobs.Job | None:
+        row = await self.connector.execute_query_one_async(
+            db.query("fetch_job"), queues=self.queues, service_queues=list(queue.QUEUES),
+            worker_id=self.worker_id)
+        return None if row["id"] is None else jobs.Job.from_row(row)
+
+    def _start_job(self, job: jobs.Job) -> None:
+        """As procrastinate starts a fetched job: a context, an asyncio task, a slot."""
+        context = job_context.JobContext(
+            app=self.app, worker_name=self.worker_name, worker_queues=self.queues,
+            additional_context=(self.additional_context or {}).copy(), job=job,
+            abort_reason=lambda job_id=job.id: self._job_ids_to_abort.get(job_id),
+            start_timestamp=time.time())
+        task = asyncio.create_task(self._process_job(context),
+                                   name=f"process job {job.task_name}[{job.id}]")
+        self._running_jobs[task] = context
+
+        def on_job_complete(done: asyncio.Task) -> None:
+            del self._running_jobs[done]
+            self._job_semaphore.release()
+
+        task.add_done_callback(on_job_complete)
+
+    async def _seconds_until_next_job(self) -> float:
+        row = await self.connector.execute_query_one_async(
+            db.query("next_job_due"), queues=self.queues)
+        if row["seconds"] is None:
+            return POLL_SECONDS
+        return min(max(row["seconds"], 0.01), POLL_SECONDS)
 
     async def _update_heartbeat(self) -> None:
         while True:
@@ -158,6 +266,7 @@ class Worker(procrastinate_worker.Worker):
                 **own)
         assert job.id is not None
         self._job_ids_to_abort.pop(job.id, None)
+        self._new_job_event.set()  # a retry is due later, or a waiting job of its lock is free
         if not written:
             logger.warning("job %s attempt %d ended (%s) after it was taken for lost and the "
                            "job retried: its result is ignored", job.id, job.attempts + 1,
@@ -171,6 +280,8 @@ class App(procrastinate.App):
     def __init__(self, *, connector: OutageTolerantConnector, **kwargs: Any) -> None:
         super().__init__(connector=connector, **kwargs)
         self.job_manager = JobManager(connector=connector)
+        self.maintenance: list[Routine] = []
+        self.on_worker_start: list[Callable[[Worker], None]] = []
 
     def _worker(self, **kwargs: Any) -> Worker:
         return Worker(app=self, **{**self.worker_defaults, **kwargs})

@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None, config: dict[str, Any] | None =
         auth,
         csrf,
         dashboard,
+        dashboard_workers,  # noqa: F401  (its pages join the dashboard's blueprint)
         errors,
         headers,
         health,

@@ -8,8 +8,8 @@ import sys
 
 import click
 
+from quote_service import db, pipeline, quotations
 from quote_service import migrate as migrations
-from quote_service import pipeline, quotations
 from quote_service.accounts.cli import tokens as tokens_commands
 from quote_service.accounts.cli import users as users_commands
 from quote_service.deliver.resend_limits import ResendLimited, ResendLimits
@@ -166,6 +166,7 @@ def list_workers() -> None:
     current = settings()
     with connection(current) as conn:
         found = workers.list_all(conn)
+        runs = workers.maintenance_runs(conn)
     stalled_after = current.stalled_worker_seconds
     rows = [("WORKER", "HOST", "PID", "QUEUES", "CONCURRENCY", "STARTED (UTC)", "HEARTBEAT",
              "STATE", "RUNNING")]
@@ -177,14 +178,78 @@ def list_workers() -> None:
                      f"{w.started_at.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S}" if w.started_at else "?",
                      f"{w.silent_for.total_seconds():.0f} s ago",
                      "alive" if w.alive(stalled_after) else "silent", running or "-"))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-                   .rstrip())
+    _table(rows)
+    for run in runs:
+        last = (f"last run {run.since_finished.total_seconds():.0f} s ago by worker "
+                f"{run.worker_id}: {run.outcome}" if run.since_finished is not None
+                else "running")
+        click.echo(f"maintenance {run.task}: {last}")
     unattended = workers.unattended_queues(found, stalled_after)
     if unattended:
         click.echo(f"no live worker listens on: {', '.join(unattended)}", err=True)
         sys.exit(1)
+
+
+def _table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+                   .rstrip())
+
+
+@main.group(invoke_without_command=True)
+@click.pass_context
+def queues(context: click.Context) -> None:
+    """The queues: waiting and running jobs, live workers, paused or not."""
+    if context.invoked_subcommand is not None:
+        return
+    from quote_service import pauses, workers
+
+    current = settings()
+    with connection(current) as conn:
+        paused = pauses.list_all(conn)
+        counts = {(r["queue_name"], r["status"]): r["jobs"]
+                  for r in db.fetch_all(conn, "dashboard_counts")}
+        live = workers.live_per_queue(workers.list_all(conn), current.stalled_worker_seconds)
+    rows = [("QUEUE", "STATE", "WAITING", "RUNNING", "LIVE WORKERS")]
+    for name, n in live.items():
+        state = (f"paused by {paused[name].paused_by} at "
+                 f"{paused[name].paused_at.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
+                 if name in paused else "running")
+        rows.append((name, state, str(counts.get((name, "todo"), 0)),
+                     str(counts.get((name, "doing"), 0)), str(n)))
+    _table(rows)
+
+
+@queues.command("pause")
+@click.argument("name")
+def pause_queue(name: str) -> None:
+    """Pause a queue: its running jobs finish, no worker starts another until it is resumed."""
+    _toggle(name, pause=True)
+
+
+@queues.command("resume")
+@click.argument("name")
+def resume_queue(name: str) -> None:
+    """Resume a paused queue; its workers wake up at once."""
+    _toggle(name, pause=False)
+
+
+def _toggle(name: str, *, pause: bool) -> None:
+    import getpass
+
+    from quote_service import pauses
+
+    with connection() as conn:
+        try:
+            changed = (pauses.pause(conn, name, by=f"{getpass.getuser()} (command line)")
+                       if pause else pauses.resume(conn, name))
+        except pauses.UnknownQueue as exc:
+            raise click.ClickException(str(exc)) from None
+    if pause:
+        click.echo(f"queue {name}: paused" if changed else f"queue {name} was paused already")
+    else:
+        click.echo(f"queue {name}: resumed" if changed else f"queue {name} was not paused")
 
 
 @main.command()

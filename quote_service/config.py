@@ -197,8 +197,6 @@ class Settings:
                 load_public_key(self.sendgrid_webhook_public_key)
             except ValueError as exc:
                 raise ConfigError(str(exc)) from None
-        if 60 % self.stalled_check_seconds:
-            raise ConfigError("STALLED_CHECK_SECONDS is invalid: must divide 60 (1, 2, 3, 5, 10, 15, ...)")
         if self.stalled_worker_seconds <= 2 * self.worker_heartbeat_seconds:
             raise ConfigError("STALLED_WORKER_SECONDS is invalid: must exceed two heartbeats "
                               "(WORKER_HEARTBEAT_SECONDS)")

@@ -103,7 +103,27 @@ class TextFormatter(logging.Formatter):
         return super().format(copy)
 
 
+class RepeatFilter(logging.Filter):
+    """Let a message through once per `seconds`: psycopg_pool logs every failed reconnection
+    try, several a second while the database is down, and the first one says why."""
+
+    def __init__(self, seconds: float = 60.0) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self._last: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.created - self._last.get(message, float("-inf")) < self.seconds:
+            return False
+        if len(self._last) > 1000:  # messages name their pool: bound what is remembered
+            self._last.clear()
+        self._last[message] = record.created
+        return True
+
+
 _HANDLER_MARK = "_quote_service_handler"
+_POOL_LOGGER = logging.getLogger("psycopg.pool")
 
 
 def configure(settings: Settings, *, level: int | str = logging.INFO,
@@ -121,7 +141,6 @@ def configure(settings: Settings, *, level: int | str = logging.INFO,
     handler.setFormatter(JsonFormatter() if settings.log_format == "json" else TextFormatter())
     root.addHandler(handler)
     root.setLevel(level)
-    # psycopg_pool logs every failed reconnection try, several a second while the database is
-    # down; workers say once when it is lost and once when it is back (jobs.connection).
-    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
+    if not any(isinstance(f, RepeatFilter) for f in _POOL_LOGGER.filters):
+        _POOL_LOGGER.addFilter(RepeatFilter())
     return handler

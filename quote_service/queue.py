@@ -23,12 +23,15 @@ from quote_service import db
 class Step:
     task_name: str
     queue: str
+    # Workers take the highest priority first: a quotation's next step goes before the first
+    # step of the next quotations, so a worker on every queue sends PDFs as it makes them
+    # instead of making the whole backlog first.
+    priority: int
 
 
-GENERATE_PDF = Step("generate_pdf", "documents")
-SEND_QUOTATION = Step("send_quotation", "delivery")
-MAINTENANCE_QUEUE = "maintenance"  # the periodic tasks: stalled jobs, retention
-QUEUES = (GENERATE_PDF.queue, SEND_QUOTATION.queue, MAINTENANCE_QUEUE)
+GENERATE_PDF = Step("generate_pdf", "documents", priority=0)
+SEND_QUOTATION = Step("send_quotation", "delivery", priority=10)
+QUEUES = (GENERATE_PDF.queue, SEND_QUOTATION.queue)
 # procrastinate's job statuses ("aborting" is a transient request, shown with "doing").
 JOB_STATUSES = ("todo", "doing", "succeeded", "failed", "cancelled", "aborted")
 FINISHED_STATUSES = ("succeeded", "failed", "cancelled", "aborted")
@@ -94,6 +97,7 @@ def defer(conn: psycopg.Connection, step: Step, quotation_id: int, **kwargs: int
     return _deferrer().configure_task(
         step.task_name,
         queue=step.queue,
+        priority=step.priority,
         lock=quotation_lock(quotation_id),
         connection=conn,
     ).defer(quotation_id=quotation_id, **kwargs)

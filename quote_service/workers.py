@@ -63,7 +63,29 @@ def list_all(conn: psycopg.Connection) -> list[Worker]:
     return [Worker.from_row(row) for row in db.fetch_all(conn, "list_workers")]
 
 
+def live_per_queue(workers: list[Worker], stalled_after: float) -> dict[str, int]:
+    """For each of the service's queues, how many live workers listen on it."""
+    return {name: sum(w.alive(stalled_after) and w.listens_on(name) for w in workers)
+            for name in queue.QUEUES}
+
+
 def unattended_queues(workers: list[Worker], stalled_after: float) -> list[str]:
     """The service's queues that no live worker listens on."""
-    live = [w for w in workers if w.alive(stalled_after)]
-    return [name for name in queue.QUEUES if not any(w.listens_on(name) for w in live)]
+    return [name for name, n in live_per_queue(workers, stalled_after).items() if not n]
+
+
+@dataclass(frozen=True)
+class MaintenanceRun:
+    """The last run of one of the workers' maintenance routines (jobs.maintenance)."""
+
+    task: str
+    due_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    worker_id: int | None
+    outcome: str | None
+    since_finished: dt.timedelta | None
+
+
+def maintenance_runs(conn: psycopg.Connection) -> list[MaintenanceRun]:
+    return [MaintenanceRun(**row) for row in db.fetch_all(conn, "list_maintenance")]

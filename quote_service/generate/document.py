@@ -9,6 +9,7 @@ files in `docx_templates/`, never by path.
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 from decimal import Decimal
@@ -61,9 +62,51 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _environment() -> SandboxedEnvironment:
-    """Sandboxed (no attribute tricks), autoescaping, and strict about missing keys."""
-    return SandboxedEnvironment(autoescape=True, undefined=jinja2.StrictUndefined)
+# docxtpl cleans up and compiles the same XML of the same template for every document: that was
+# about half of a render (docs/benchmarks.md), in the worker's one Python thread that all its
+# conversions share. Both results depend on the XML alone, so each is kept per process, for the
+# few parts (body, headers, footers) of the few templates there are.
+_CACHED_SOURCES = 256
+
+
+class _Environment(SandboxedEnvironment):
+    """Sandboxed (no attribute tricks), autoescaping, strict about missing keys, and compiling
+    each template source once."""
+
+    def __init__(self) -> None:
+        super().__init__(autoescape=True, undefined=jinja2.StrictUndefined)
+        self._compiled: dict[str, jinja2.Template] = {}
+
+    def from_string(self, source, globals=None, template_class=None):  # noqa: A002 (Jinja's)
+        if globals is not None or template_class is not None or not isinstance(source, str):
+            return super().from_string(source, globals, template_class)
+        found = self._compiled.get(source)
+        if found is None:
+            found = super().from_string(source)
+            if len(self._compiled) >= _CACHED_SOURCES:
+                self._compiled.clear()
+            self._compiled[source] = found
+        return found
+
+
+class _Template(DocxTemplate):
+    """docxtpl's template, cleaning up each distinct XML source once."""
+
+    _patched: dict[str, str] = {}
+
+    def patch_xml(self, src_xml: str) -> str:
+        found = self._patched.get(src_xml)
+        if found is None:
+            found = super().patch_xml(src_xml)
+            if len(self._patched) >= _CACHED_SOURCES:
+                self._patched.clear()
+            self._patched[src_xml] = found
+        return found
+
+
+@functools.cache
+def _environment() -> _Environment:
+    return _Environment()
 
 
 def render_docx(
@@ -71,7 +114,7 @@ def render_docx(
 ) -> bytes:
     """Return the DOCX bytes of `template` filled with `context`; raise DocumentError."""
     path = template_path(template, templates_dir)
-    document = DocxTemplate(path)
+    document = _Template(path)
     try:
         document.render(_clean(context), jinja_env=_environment(), autoescape=True)
     except jinja2.TemplateError as exc:

@@ -33,15 +33,26 @@ FOR SHARE;
 -- procrastinate's finish_job, only while the attempt is still the job's current one: the late
 -- answer of an attempt that was taken for lost (and retried, maybe running elsewhere now)
 -- changes nothing. No row: it was not the current attempt any more.
+-- The job's end frees its lock: the workers of the jobs waiting on it (the send job that the
+-- PDF's step deferred, say) are woken, as when a job is deferred; the notification that job's
+-- deferral sent came while this one still held the lock, and found nothing to run.
 WITH own AS (
-    SELECT id FROM procrastinate_jobs
+    SELECT id, lock FROM procrastinate_jobs
     WHERE id = %(id)s AND status = 'doing' AND attempts = %(attempts)s
       AND worker_id IS NOT DISTINCT FROM %(worker_id)s
     FOR UPDATE
+), ended AS (
+    SELECT own.id, own.lock,
+           procrastinate_finish_job_v1(own.id, %(status)s::procrastinate_job_status,
+                                       %(delete_job)s)
+    FROM own
 )
-SELECT procrastinate_finish_job_v1(own.id, %(status)s::procrastinate_job_status,
-                                   %(delete_job)s)
-FROM own;
+SELECT ended.id,
+       (SELECT count(pg_notify('procrastinate_queue_v1#' || w.queue_name,
+                               '{"type": "job_inserted"}'))
+        FROM (SELECT DISTINCT queue_name FROM procrastinate_jobs
+              WHERE lock = ended.lock AND status = 'todo') w) AS woken
+FROM ended;
 
 -- name: retry_own_attempt
 -- procrastinate's retry_job, on the same condition as finish_own_attempt.
@@ -65,3 +76,23 @@ JOIN LATERAL (
 ) j ON true
 WHERE q.status IN ('queued', 'generating', 'delivering') AND j.status = 'failed'
 ORDER BY q.id;
+
+-- name: fetch_job
+-- procrastinate's fetch_job, leaving out paused queues: `queues` are the worker's own (NULL:
+-- every queue; while some queue is paused, every queue of the service, `service_queues`).
+SELECT id, status, task_name, priority, lock, queueing_lock, args, scheduled_at, queue_name,
+       attempts, worker_id
+FROM procrastinate_fetch_job_v2(
+    CASE WHEN NOT EXISTS (SELECT 1 FROM queue_pauses) THEN %(queues)s::varchar[]
+         ELSE ARRAY(SELECT q FROM unnest(coalesce(%(queues)s::varchar[],
+                                                  %(service_queues)s::varchar[])) AS q
+                    WHERE q NOT IN (SELECT queue_name FROM queue_pauses))
+    END,
+    %(worker_id)s);
+
+-- name: next_job_due
+-- Seconds until the next waiting job of these queues may start (NULL: none is scheduled).
+SELECT extract(epoch FROM min(scheduled_at) - now())::float8 AS seconds
+FROM procrastinate_jobs
+WHERE status = 'todo' AND scheduled_at IS NOT NULL
+  AND (%(queues)s::varchar[] IS NULL OR queue_name = ANY (%(queues)s::varchar[]));

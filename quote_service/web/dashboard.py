@@ -46,7 +46,7 @@ from flask import (
 )
 from procrastinate import sql as procrastinate_sql
 
-from quote_service import db, pipeline, queue, quotations, workers
+from quote_service import db, pauses, pipeline, queue, quotations, workers
 from quote_service.app import services
 from quote_service.deliver.step import fail_delivery
 from quote_service.domain.model import STATUSES as QUOTATION_STATUSES
@@ -229,7 +229,9 @@ def overview():
         parked = db.fetch_all(conn, "dashboard_awaiting_reconciliation",
                               limit=RECONCILIATION_ROWS)
         registered = workers.list_all(conn)
+        paused = pauses.list_all(conn)
     return render_template("dashboard.html", counts=counts, stats=stats, chart=chart,
+                           paused=paused, queues=queue.QUEUES,
                            live_workers=sum(w.alive(settings.stalled_worker_seconds)
                                             for w in registered),
                            unattended=workers.unattended_queues(
@@ -239,18 +241,6 @@ def overview():
                            waiting_statuses=WAITING_QUOTATIONS, now=dt.datetime.now(dt.UTC),
                            stalled_after=settings.stalled_worker_seconds,
                            stalled_check=settings.stalled_check_seconds)
-
-
-@bp.get("/workers")
-def list_workers():
-    settings = services().settings
-    with db.transaction(services().pool) as conn:
-        found = workers.list_all(conn)
-    return render_template("dashboard_workers.html", workers=found,
-                           unattended=workers.unattended_queues(
-                               found, settings.stalled_worker_seconds),
-                           stalled_after=settings.stalled_worker_seconds,
-                           now=dt.datetime.now(dt.UTC))
 
 
 @bp.get("/counts.json")
@@ -428,7 +418,8 @@ def _back(default: str) -> str:
     return default
 
 
-def _act(action: Callable[[psycopg.Connection], str], default: str):
+def act(action: Callable[[psycopg.Connection], str], default: str):
+    """Run an admin's action in one transaction, say what it did, and go back to the page."""
     _authorize_post()
     try:
         with db.transaction(services().pool) as conn:
@@ -445,17 +436,17 @@ def _act(action: Callable[[psycopg.Connection], str], default: str):
 
 @bp.post("/jobs/<int:job_id>/retry")
 def retry_job_action(job_id: int):
-    return _act(lambda conn: retry_job(conn, job_id), url_for(".job_detail", job_id=job_id))
+    return act(lambda conn: retry_job(conn, job_id), url_for(".job_detail", job_id=job_id))
 
 
 @bp.post("/jobs/<int:job_id>/run-now")
 def run_now_action(job_id: int):
-    return _act(lambda conn: run_now(conn, job_id), url_for(".job_detail", job_id=job_id))
+    return act(lambda conn: run_now(conn, job_id), url_for(".job_detail", job_id=job_id))
 
 
 @bp.post("/jobs/<int:job_id>/cancel")
 def cancel_job_action(job_id: int):
-    return _act(lambda conn: cancel_job(conn, job_id), url_for(".job_detail", job_id=job_id))
+    return act(lambda conn: cancel_job(conn, job_id), url_for(".job_detail", job_id=job_id))
 
 
 @bp.get("/retry-failed")

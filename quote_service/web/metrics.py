@@ -206,9 +206,8 @@ class DatabaseCollector:
             f"{PREFIX}_queue_live_workers",
             "Per queue, the workers listening on it that are alive (0: its jobs wait).",
             labels=["queue"])
-        for name in queue.QUEUES:
-            live.add_metric([name], sum(w.alive(stalled_after) and w.listens_on(name)
-                                        for w in found))
+        for name, n in workers.live_per_queue(found, stalled_after).items():
+            live.add_metric([name], n)
         yield live
 
     def _histogram(self, conn: psycopg.Connection, query: str, name: str, documentation: str,

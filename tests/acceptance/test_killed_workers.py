@@ -1,7 +1,7 @@
 """Workers killed with SIGKILL at any point: every quotation still ends sent, exactly once.
 
-The dead worker's job is found through its stale heartbeat and retried by the periodic
-`retry_stalled_jobs` task of a worker that is alive. Thresholds are shortened here
+The dead worker's job is found through its stale heartbeat and retried by the stalled-job
+check that workers that are alive run. Thresholds are shortened here
 (heartbeat 1 s, stale after 3 s, checked every second) so that each kill costs seconds.
 """
 
@@ -248,7 +248,7 @@ def test_a_job_that_kills_its_worker_every_time_ends_failed(stack, tmp_path):
     killer.chmod(0o755)
     stack.env.update({**FAST_RECOVERY, "JOB_MAX_ATTEMPTS": "2"})
     stack.start_web()
-    stack.start_worker("--queues", "maintenance", name="maintenance-worker")
+    stack.start_worker("--queues", "delivery", name="delivery-worker")  # runs the check too
     _, created = stack.post("/api/quotations", sample_payload())
     for attempt in (1, 2):
         worker = stack.start_worker("--queues", "documents", name=f"documents-{attempt}",

@@ -49,12 +49,15 @@ def auto_pool():
     settings = Settings(converter="auto", converter_slots=2, convert_timeout=30,
                         converter_base_port=free_port())
     converter = make_converter(settings)
+    converter.wait_warm(60)  # both slots started, for the tests that use them
     yield converter
     converter.close()
 
 
 def test_auto_starts_the_warm_pool(auto_pool):
     assert isinstance(auto_pool, UnoserverConverter)
+    assert auto_pool.instances[0].running  # the first at once, the others in the background
+    auto_pool.wait_warm(60)
     assert all(instance.running for instance in auto_pool.instances)
     ports = [instance.port for instance in auto_pool.instances]
     assert abs(ports[0] - ports[1]) >= 2  # each slot has its own XML-RPC and UNO port

@@ -1,12 +1,10 @@
-"""Retention: the hourly task removes finished jobs past JOB_RETENTION_HOURS and nothing else."""
+"""Retention: the hourly routine removes finished jobs past JOB_RETENTION_HOURS and nothing
+else."""
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-from types import SimpleNamespace
 
-import croniter
 import procrastinate
 import pytest
 
@@ -47,13 +45,14 @@ def test_finished_jobs_past_the_retention_go_and_every_record_stays(database_url
     records = {table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
                for table in ("quotations", "quotation_events", "deliveries", "job_failures")}
 
-    app = maintenance.app.with_connector(procrastinate.PsycopgConnector(conninfo=database_url))
+    connector = procrastinate.PsycopgConnector(conninfo=database_url)
 
-    async def run_task() -> None:
-        async with app.open_async():
-            await maintenance.delete_finished_jobs(SimpleNamespace(app=app), timestamp=0)
+    async def run_routine() -> None:
+        with maintenance.app.replace_connector(connector) as app:
+            async with app.open_async():
+                await maintenance.delete_finished_jobs(app)
 
-    asyncio.run(run_task())
+    asyncio.run(run_routine())
 
     assert [job_status(conn, j) for j in (old_generate, old_send, old_failed)] == [None] * 3
     assert conn.execute("SELECT count(*) FROM procrastinate_events WHERE job_id = ANY(%s)",
@@ -64,13 +63,8 @@ def test_finished_jobs_past_the_retention_go_and_every_record_stays(database_url
                        for table in records}
 
 
-def test_it_runs_every_hour_on_the_maintenance_queue():
+def test_it_runs_every_hour_as_a_workers_routine():
     from jobs import maintenance
 
-    periodic = maintenance.app.periodic_registry.periodic_tasks[("delete_finished_jobs", "")]
-    assert periodic.task.queue == "maintenance"
-    start = dt.datetime(2026, 11, 28, 10, 30, 15, tzinfo=dt.UTC)
-    runs = croniter.croniter(periodic.cron, start)  # how procrastinate reads the schedule
-    assert [runs.get_next(dt.datetime) for _ in range(2)] == [
-        dt.datetime(2026, 11, 28, 11, 7, tzinfo=dt.UTC),
-        dt.datetime(2026, 11, 28, 12, 7, tzinfo=dt.UTC)]
+    [routine] = [r for r in maintenance.app.maintenance if r.name == "delete_finished_jobs"]
+    assert routine.every == 3600 and routine.run is maintenance.delete_finished_jobs

@@ -1,17 +1,16 @@
 """Failed attempts and their records, from the worker's side: a step whose database lookup
-fails, a job whose worker dies on every attempt (found by `retry_stalled_jobs` through stale
+fails, a job whose worker dies on every attempt (found by the stalled-job check through stale
 heartbeats, as procrastinate's workers leave them), and a quotation whose job failed without
 its failure being recorded.
 
 Worker deaths are staged as test_dashboard_scenario stages queue states: a worker row whose
-last heartbeat is old, and the job taken by it (`status = 'doing'`). The periodic task then
-runs as a worker runs it, with procrastinate's job manager on the test's database."""
+last heartbeat is old, and the job taken by it (`status = 'doing'`). The check then runs as a
+worker runs it, with the job manager on the test's database."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from types import SimpleNamespace
 
 import procrastinate
 import pytest
@@ -36,22 +35,25 @@ DEAD = 600  # seconds since a dead worker's last heartbeat
 
 @pytest.fixture
 def tasks(services, monkeypatch):
-    """jobs.tasks, with its database the test's own."""
-    from jobs import tasks
+    """jobs.tasks, with its database the test's own (and the maintenance routines')."""
+    from jobs import maintenance, tasks
 
     monkeypatch.setattr(tasks, "services", lambda: services)
+    monkeypatch.setattr(maintenance, "services", lambda: services)
     return tasks
 
 
 @pytest.fixture
 def stalled_check(tasks, database_url):
-    """Run the periodic `retry_stalled_jobs` once; return what it returns."""
+    """Run the workers' stalled-job check once; return how many stalled jobs it settled."""
+    from jobs import maintenance
+
     def run() -> int:
         async def check() -> int:
             connector = procrastinate.PsycopgConnector(conninfo=database_url)
             with tasks.app.replace_connector(connector) as app:
                 async with app.open_async():
-                    return await tasks.retry_stalled_jobs(SimpleNamespace(app=app), timestamp=0)
+                    return (await maintenance.recover_stalled_jobs(app)).settled
 
         return asyncio.run(check())
 

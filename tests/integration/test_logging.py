@@ -122,3 +122,4 @@ def test_configuring_again_replaces_the_handler(root_logger):
     assert len(ours) == 1
     logging.getLogger("quote_service").info("once")
     assert len(lines(stream)) == 1 and json.loads(lines(stream)[0])["message"] == "once"
+

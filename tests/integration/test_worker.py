@@ -10,6 +10,7 @@ import contextlib
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterator
 
 import psycopg
@@ -17,6 +18,7 @@ import pytest
 
 from jobs.connection import DatabaseLink, OutageTolerantConnector
 from jobs.worker import App, Worker
+from quote_service import pauses
 from quote_service.demo import wait_until
 
 pytestmark = pytest.mark.integration
@@ -35,6 +37,8 @@ def app(database_url: str) -> App:
         made.gate.wait(30)
         return "passed"
 
+    for queue_name in ("documents", "delivery"):
+        made.task(name=f"noop_{queue_name}", queue=queue_name)(lambda: "done")
     return made
 
 
@@ -137,3 +141,17 @@ def test_the_workers_view_tells_where_each_worker_runs_and_what_it_runs(app, con
     assert row[6] == [{"job_id": job_id, "task_name": "wait_for_gate", "queue_name": "tests",
                        "attempt": 1, "quotation_id": None, "number": None}]
     assert row[7] is True
+
+
+def test_a_paused_queue_is_left_alone_until_it_is_resumed(app, conn):
+    conn.execute("INSERT INTO queue_pauses (queue_name, paused_by) VALUES ('documents', 'test')")
+    with running(app):
+        paused = app.tasks["noop_documents"].defer()
+        other = app.tasks["noop_delivery"].defer()
+        assert wait_until(lambda: job_row(conn, other)[0] == "succeeded", 10)
+        time.sleep(1)
+        assert job_row(conn, paused)[0] == "todo"
+        resumed = time.monotonic()
+        assert pauses.resume(conn, "documents")
+        assert wait_until(lambda: job_row(conn, paused)[0] == "succeeded", 10)
+        assert time.monotonic() - resumed < 1  # woken by the resume, not at the next poll

@@ -21,7 +21,7 @@ def test_defaults_are_the_embedded_backends():
     ({"JOB_MAX_ATTEMPTS": "0"}, "JOB_MAX_ATTEMPTS"),
     ({"DATABASE_URL": "http://x y"}, "DATABASE_URL"),
     ({"MAIL_FROM": "nobody"}, "MAIL_FROM"),
-    ({"STALLED_CHECK_SECONDS": "7"}, "STALLED_CHECK_SECONDS"),
+    ({"STALLED_CHECK_SECONDS": "0"}, "STALLED_CHECK_SECONDS"),
     ({"STALLED_WORKER_SECONDS": "8", "WORKER_HEARTBEAT_SECONDS": "5"}, "STALLED_WORKER_SECONDS"),
     ({"STORAGE_BACKEND": "gcs", "GCS_BUCKET": "b", "SIGNED_URL_SECONDS": "700000"},
      "SIGNED_URL_SECONDS"),

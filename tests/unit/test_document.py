@@ -80,6 +80,18 @@ def test_one_table_row_per_line_item():
         ]
 
 
+def test_each_render_has_its_own_data_though_the_template_is_compiled_once():
+    first, second = sample_context(2), sample_context(5)
+    first["customer"]["name"], second["customer"]["name"] = "First Customer", "Second Customer"
+
+    documents = [render_docx(context) for context in (first, second, first)]
+
+    assert [len(items_table(d).rows) for d in documents] == [3, 6, 3]
+    assert ["First Customer" in texts(d) for d in documents] == [True, False, True]
+    assert ["Second Customer" in texts(d) for d in documents] == [False, True, False]
+    assert documents[0] == documents[2]  # the same quotation renders the same bytes
+
+
 def test_no_lines_leaves_only_the_header():
     context = sample_context(0)
     assert len(items_table(render_docx(context)).rows) == 1

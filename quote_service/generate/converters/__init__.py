@@ -1,8 +1,9 @@
 """Converter backends and the factory that picks one from the settings.
 
-`CONVERTER=unoserver` keeps LibreOffice warm (started on first use), `soffice` starts it per
-document, and `auto` tries to start the warm pool right away and falls back to `soffice`,
-saying why in the log, when it cannot (no python3-uno, no LibreOffice, no free port...).
+`CONVERTER=unoserver` keeps LibreOffice warm (started when the worker starts, or on first use),
+`soffice` starts it per document, and `auto` starts the warm pool's first instance right away
+(the others follow in the background) and falls back to `soffice`, saying why in the log, when
+it cannot (no python3-uno, no LibreOffice, no free port...).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def make_converter(settings: Settings) -> Converter:
         return pool
     try:
         pool.check()
-        pool.start()
+        pool.warm_up()
     except ConversionError as exc:
         pool.close()
         log.warning("CONVERTER=auto: using soffice (one LibreOffice per document) because the "

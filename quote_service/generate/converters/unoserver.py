@@ -84,6 +84,7 @@ class UnoserverConverter:
         for instance in self._instances:
             self._free.put(instance)
         self._restarts: set[threading.Thread] = set()
+        self._warming: threading.Thread | None = None
         self._lock = threading.Lock()
         self._closed = False
         # A worker that exits without close() must not leave LibreOffice behind.
@@ -117,7 +118,47 @@ class UnoserverConverter:
             raise ConversionError(f"{self.python} cannot run unoserver: {reason}")
 
     def start(self) -> None:
-        """Start every instance now (in parallel) instead of on first use; raise on failure."""
+        """Start every free instance now, in parallel, instead of on first use; raise on
+        failure. Each is out of the free slots while it starts, so a conversion asked for
+        meanwhile waits for it instead of starting it a second time."""
+        errors = self._start_each(self._take_all_free())
+        if errors:
+            raise errors[0]
+
+    def warm_up(self) -> None:
+        """Be ready to convert when this returns, soon: the first free instance starts now
+        (ConversionError when it cannot), the others in the background. What a worker does as
+        it starts: on two cores, LibreOffices started side by side each take twice as long,
+        and the first quotation needs only one."""
+        free = self._take_all_free()
+        if not free:
+            return
+        first, rest = free[0], free[1:]
+        errors = self._start_each([first])
+        if errors:
+            for instance in rest:
+                self._give_back(instance)
+            raise errors[0]
+        if rest:
+            self._warming = threading.Thread(target=self._start_each, args=(rest,),
+                                             daemon=True, name="libreoffice-warm-up")
+            self._warming.start()
+
+    def wait_warm(self, timeout: float | None = None) -> None:
+        """Wait until the instances `warm_up` left to the background have started."""
+        if self._warming is not None:
+            self._warming.join(timeout)
+
+    def _take_all_free(self) -> list[Instance]:
+        taken: list[Instance] = []
+        while True:
+            try:
+                taken.append(self._free.get_nowait())
+            except queue.Empty:
+                return taken
+
+    def _start_each(self, instances: list[Instance]) -> list[ConversionError]:
+        """Start these (taken) instances in parallel and give each back when it is done."""
         errors: list[ConversionError] = []
 
         def start_one(instance: Instance) -> None:
@@ -126,14 +167,15 @@ class UnoserverConverter:
                     instance.start()
             except ConversionError as exc:
                 errors.append(exc)
+            finally:
+                self._give_back(instance)
 
-        threads = [threading.Thread(target=start_one, args=(i,)) for i in self._instances]
+        threads = [threading.Thread(target=start_one, args=(i,)) for i in instances]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        if errors:
-            raise errors[0]
+        return errors
 
     def convert(self, docx: bytes, *, timeout: float | None = None) -> bytes:
         """Return the PDF of `docx` from a free warm instance; raise ConversionError/Timeout."""
