@@ -9,6 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from quote_service.config import Settings, load_dotenv_file
 from quote_service.services import Services
+from quote_service.web.params import IdConverter
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -18,6 +19,7 @@ def create_app(settings: Settings | None = None, config: dict[str, Any] | None =
         load_dotenv_file()
         settings = Settings.from_env()
     app = Flask(__name__)
+    app.url_map.converters["int"] = IdConverter  # before any route is added
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
@@ -40,19 +42,25 @@ def create_app(settings: Settings | None = None, config: dict[str, Any] | None =
         dashboard,
         dashboard_workers,  # noqa: F401  (its pages join the dashboard's blueprint)
         errors,
+        headers,
         health,
         metrics,
         pages,
+        pdf,
+        resends,
         webhooks,
     )
 
     errors.register(app)
+    headers.install(app, https=settings.public_base_url.startswith("https://"))
     auth.install(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(pdf.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(dashboard.bp)
+    app.register_blueprint(resends.bp)
     app.register_blueprint(metrics.bp)
     if not app.testing:
         from quote_service import logging as structured_logging

@@ -12,6 +12,7 @@ from quote_service import db, pipeline, quotations
 from quote_service import migrate as migrations
 from quote_service.accounts.cli import tokens as tokens_commands
 from quote_service.accounts.cli import users as users_commands
+from quote_service.deliver.resend_limits import ResendLimited, ResendLimits
 from quote_service.domain.money import plain_amount
 from quote_service.shell import connection, database_errors, settings
 
@@ -40,9 +41,8 @@ def migrate() -> None:
 @click.option("--idempotency-key", default=None, help="Same key + same body = same quotation.")
 def submit(file, email: str, idempotency_key: str | None) -> None:
     """Submit a quotation from a JSON file (`-` for standard input)."""
-    from decimal import Decimal
-
     from quote_service.accounts import users
+    from quote_service.domain import jsontext
     from quote_service.domain.validation import ValidationFailed, parse_submission
     from quote_service.generate.document import available_templates
     from quote_service.services import Services
@@ -50,8 +50,8 @@ def submit(file, email: str, idempotency_key: str | None) -> None:
     from quote_service.submit.service import submit as submit_quotation
 
     try:
-        payload = json.loads(file.read(), parse_float=Decimal)
-    except ValueError as exc:
+        payload = jsontext.load(file.read())
+    except jsontext.MalformedJson as exc:
         raise click.ClickException(f"malformed JSON: {exc}") from None
     try:
         submission = parse_submission(payload, templates=set(available_templates()))
@@ -103,7 +103,9 @@ def status(quotation_id: int | None, status_filter: str | None, limit: int) -> N
     if q.last_error:
         click.echo(f"error      {q.last_error}")
     for d in detail.deliveries:
-        click.echo(f"delivery   #{d.id} {d.kind} {d.state} {d.provider_message_id or ''}")
+        link = detail.links.get(d.id)
+        state = f"link {link.state} (until {link.expires_at:%Y-%m-%d})" if link else "no link yet"
+        click.echo(f"delivery   #{d.id} {d.kind} {d.state} {d.provider_message_id or ''} {state}")
     for e in detail.events:
         click.echo(f"  {e.at:%Y-%m-%d %H:%M:%S}  {e.kind:<16} {json.dumps(e.detail)}")
 
@@ -113,10 +115,11 @@ def _act(quotation_id: int, action) -> None:
         try:
             with conn.transaction():
                 action(conn, quotation_id)
-        except LookupError as exc:
+        except (LookupError, pipeline.NotAllowed) as exc:
             raise click.ClickException(str(exc)) from None
-        except pipeline.NotAllowed as exc:
-            raise click.ClickException(str(exc)) from None
+        except ResendLimited as exc:
+            raise click.ClickException(f"resend limit reached: {exc}; try again in "
+                                       f"{exc.retry_after} s") from None
     click.echo(f"quotation {quotation_id}: queued")
 
 
@@ -130,8 +133,28 @@ def retry(quotation_id: int) -> None:
 @main.command()
 @click.argument("quotation_id", type=int)
 def resend(quotation_id: int) -> None:
-    """Email the stored PDF again, as a new delivery."""
-    _act(quotation_id, pipeline.resend)
+    """Email the stored PDF again, as a new delivery (within the resend limits)."""
+    limits = ResendLimits.from_settings(settings())
+    _act(quotation_id, lambda conn, qid: pipeline.resend(conn, qid, limits=limits))
+
+
+@main.command("revoke-links")
+@click.argument("quotation_id", type=int)
+@click.option("--delivery", "delivery_id", type=int, default=None,
+              help="Only this delivery's link (see `status ID`); else every email's.")
+def revoke_links(quotation_id: int, delivery_id: int | None) -> None:
+    """Withdraw the customer links of a quotation's emails: opening one then says how to ask
+    for a new one (a resend sends a new link)."""
+    from quote_service import links
+
+    with connection() as conn:
+        try:
+            with conn.transaction():
+                revoked = links.revoke(conn, quotation_id, delivery_id=delivery_id)
+        except LookupError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"quotation {quotation_id}: {len(revoked)} link{'s' if len(revoked) != 1 else ''}"
+               f" revoked" + (f" (deliveries {', '.join(map(str, revoked))})" if revoked else ""))
 
 
 @main.command("workers")

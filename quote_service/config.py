@@ -11,6 +11,7 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg
@@ -30,6 +31,11 @@ def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str,
     if value not in allowed:
         raise ConfigError(f"{name}={value!r} is invalid: expected one of {', '.join(allowed)}")
     return value
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    return _choice(env, name, "false", ("true", "false", "1", "0", "yes", "no")) in (
+        "true", "1", "yes")
 
 
 def _number(env: Mapping[str, str], name: str, default: float, cast=float, minimum: float = 0):
@@ -52,14 +58,26 @@ def _is_loopback(url: str) -> bool:
         host = urlsplit(url).hostname
     except ValueError:
         return False
-    if not host:
-        return False
+    return _is_loopback_host(host or "")
+
+
+def _is_loopback_host(host: str) -> bool:
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        # "::ffff:127.0.0.1" (an IPv4 loopback seen through an IPv6 socket) is loopback too.
+        address = ipaddress.ip_address(host.split("%")[0])
+        return address.is_loopback or bool(getattr(address, "ipv4_mapped", None)
+                                            and address.ipv4_mapped.is_loopback)
     except ValueError:
         return False
+
+
+def _socket_name(address: Any) -> str:
+    if not isinstance(address, tuple):
+        return f"unix:{address}"
+    host, port = address[:2]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _path(env: Mapping[str, str], name: str, default: str) -> Path:
@@ -103,6 +121,11 @@ class Settings:
     db_pool_timeout: float = 3.0
     trusted_proxies: int = 0
     metrics_token: str | None = None
+    sales_see_team: bool = False
+    resend_limit_per_quotation: int = 5
+    resend_limit_per_recipient: int = 5
+    resend_window_seconds: int = 3600
+    pdf_link_days: int = 90
     company_name: str = "Northwind Supplies Ltd"
     company_address: str = "12 Harbour Road\nBristol BS1 4XX\nUnited Kingdom"
     log_format: str = "text"
@@ -142,6 +165,11 @@ class Settings:
             db_pool_timeout=_number(env, "DB_POOL_TIMEOUT", 3.0, float, 0.1),
             trusted_proxies=_number(env, "TRUSTED_PROXIES", 0, int, 0),
             metrics_token=env.get("METRICS_TOKEN") or None,
+            sales_see_team=_flag(env, "SALES_SEE_TEAM"),
+            resend_limit_per_quotation=_number(env, "RESEND_LIMIT_PER_QUOTATION", 5, int, 1),
+            resend_limit_per_recipient=_number(env, "RESEND_LIMIT_PER_RECIPIENT", 5, int, 1),
+            resend_window_seconds=_number(env, "RESEND_WINDOW_SECONDS", 3600, int, 1),
+            pdf_link_days=_number(env, "PDF_LINK_DAYS", 90, int, 1),
             company_name=env.get("COMPANY_NAME") or cls.company_name,
             company_address=(env.get("COMPANY_ADDRESS") or cls.company_address).replace("\\n", "\n"),
             log_format=_choice(env, "LOG_FORMAT", "text", ("text", "json")),
@@ -176,11 +204,28 @@ class Settings:
             raise ConfigError(f"MAIL_FROM={self.mail_from!r} is invalid: expected an email address")
 
     def _check_secret_key(self) -> None:
-        """SECRET_KEY signs the session cookies and the PDF links: whoever knows it can sign in
-        as any user. The development value is public, so it is accepted only while
-        PUBLIC_BASE_URL says the service is reached from this machine alone."""
-        if _is_loopback(self.public_base_url):
+        """SECRET_KEY signs the session cookies: with the public development value anyone can
+        forge one. Any process refuses it while PUBLIC_BASE_URL or TRUSTED_PROXIES say that
+        others reach the service; gunicorn's master also checks where it listens
+        (`check_listening`), which is what decides who can send it requests."""
+        if self.trusted_proxies:
+            exposed = f"TRUSTED_PROXIES={self.trusted_proxies} (a proxy serves it to others)"
+        elif not _is_loopback(self.public_base_url):
+            exposed = f"PUBLIC_BASE_URL={self.public_base_url} is not a local address"
+        else:
             return
+        self._refuse_weak_secret_key(exposed)
+
+    def check_listening(self, addresses: list[Any]) -> None:
+        """Refuse a weak SECRET_KEY when the server listens on anything but loopback.
+        `addresses` are the listening sockets' `getsockname()` values: (host, port, ...) for
+        TCP, a path for a Unix socket (the usual way to put a proxy in front, so not local)."""
+        for address in addresses:
+            if not (isinstance(address, tuple) and _is_loopback_host(address[0])):
+                self._refuse_weak_secret_key(f"the server listens on {_socket_name(address)}, "
+                                             "which is not loopback only")
+
+    def _refuse_weak_secret_key(self, exposed: str) -> None:
         if self.secret_key == DEVELOPMENT_SECRET_KEY:
             problem = "is unset or the public development value"
         elif len(self.secret_key.strip()) < MIN_SECRET_KEY_LENGTH:
@@ -188,8 +233,8 @@ class Settings:
         else:
             return
         raise ConfigError(
-            f"SECRET_KEY {problem} while PUBLIC_BASE_URL={self.public_base_url} is not a local "
-            f"address; make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(48))'")
+            f"SECRET_KEY {problem} while {exposed}; make one with: "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'")
 
 
 def load_dotenv_file() -> None:

@@ -14,6 +14,8 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from quote_service import db, queue
+from quote_service.deliver import resend_limits
+from quote_service.deliver.resend_limits import ResendLimits
 from quote_service.deliver.storage.base import StoredObject
 from quote_service.domain.model import Delivery, Quotation
 
@@ -150,7 +152,12 @@ def _no_active_job(conn: psycopg.Connection, quotation_id: int) -> None:
         raise NotAllowed(f"job {row['id']} ({row['task_name']}) is already {row['status']}")
 
 
-def retry(conn: psycopg.Connection, quotation_id: int) -> Quotation:
+def actor(by: str | None) -> dict[str, str]:
+    """Who asked, for an event's detail: an account's email; nothing from a shell."""
+    return {"by": by} if by else {}
+
+
+def retry(conn: psycopg.Connection, quotation_id: int, *, by: str | None = None) -> Quotation:
     """Resume a failed quotation from the step that failed.
 
     Not when its last email may have gone out (`unknown`, or `sending` left by a dead attempt):
@@ -166,24 +173,32 @@ def retry(conn: psycopg.Connection, quotation_id: int) -> Quotation:
                          "then resend deliberately")
     if quotation.pdf_key is None:
         db.execute(conn, "set_status", id=quotation_id, status="queued")
-        event(conn, quotation_id, "retry_requested", status="queued", step=GENERATE)
+        event(conn, quotation_id, "retry_requested", status="queued", step=GENERATE,
+              **actor(by))
         queue.defer_generate_pdf(conn, quotation_id)
     else:
         db.execute(conn, "set_status", id=quotation_id, status="delivering")
-        event(conn, quotation_id, "retry_requested", status="delivering", step=SEND)
+        event(conn, quotation_id, "retry_requested", status="delivering", step=SEND,
+              **actor(by))
         _new_delivery(conn, quotation, "retry")
     return lock_quotation(conn, quotation_id)
 
 
-def resend(conn: psycopg.Connection, quotation_id: int) -> Delivery:
-    """Email the stored PDF again, as a new delivery."""
+def resend(conn: psycopg.Connection, quotation_id: int, *, limits: ResendLimits,
+           by: str | None = None) -> Delivery:
+    """Email the stored PDF again, as a new delivery, within `limits` (else ResendLimited).
+    `by` (who asked: an account's email, or None from a shell) goes into the event, so the
+    audit trail tells who resent what."""
     quotation = lock_quotation(conn, quotation_id)
     if quotation.pdf_key is None:
         raise NotAllowed("the quotation has no PDF yet")
     _no_active_job(conn, quotation_id)
+    resend_limits.check(conn, quotation, limits)
     db.execute(conn, "set_status", id=quotation_id, status="delivering")
-    event(conn, quotation_id, "resend_requested", status="delivering")
-    return _new_delivery(conn, quotation, "resend")
+    delivery = _new_delivery(conn, quotation, "resend")
+    event(conn, quotation_id, "resend_requested", status="delivering", **actor(by),
+          delivery_id=delivery.id, recipient=delivery.recipient)
+    return delivery
 
 
 # --- provider events --------------------------------------------------------------------------

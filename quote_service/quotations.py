@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 import psycopg
 
-from quote_service import db
+from quote_service import db, links
+from quote_service.accounts.ownership import EVERYTHING, Scope
 from quote_service.domain.model import Delivery, Event, Line, Quotation
+from quote_service.links import DeliveryLink
 
 MAX_PAGE = 200
 
@@ -19,15 +21,31 @@ class QuotationDetail:
     deliveries: list[Delivery]
     events: list[Event]
     submitted_by: str | None  # the account's email; None for quotations from before accounts
+    links: dict[int, DeliveryLink]  # each sent delivery's customer link, by delivery id
 
 
-def get(conn: psycopg.Connection, quotation_id: int) -> Quotation | None:
-    row = db.fetch_one(conn, "get_quotation", id=quotation_id)
+def get(conn: psycopg.Connection, quotation_id: int, scope: Scope = EVERYTHING
+        ) -> Quotation | None:
+    """The quotation, when it exists and is in `scope` (a user's: accounts/ownership.py)."""
+    if scope.everything:
+        row = db.fetch_one(conn, "get_quotation", id=quotation_id)
+    else:
+        row = db.fetch_one(conn, "get_visible_quotation", id=quotation_id, **scope.params())
     return Quotation.from_row(row) if row else None
 
 
-def get_detail(conn: psycopg.Connection, quotation_id: int) -> QuotationDetail | None:
-    quotation = get(conn, quotation_id)
+def require(conn: psycopg.Connection, quotation_id: int, scope: Scope) -> Quotation:
+    """Before acting on a quotation for a user: raise LookupError when it does not exist or
+    is someone else's (the same answer, so an id is not confirmed)."""
+    quotation = get(conn, quotation_id, scope)
+    if quotation is None:
+        raise LookupError(f"quotation {quotation_id} not found")
+    return quotation
+
+
+def get_detail(conn: psycopg.Connection, quotation_id: int, scope: Scope = EVERYTHING
+               ) -> QuotationDetail | None:
+    quotation = get(conn, quotation_id, scope)
     if quotation is None:
         return None
     return QuotationDetail(
@@ -39,6 +57,7 @@ def get_detail(conn: psycopg.Connection, quotation_id: int) -> QuotationDetail |
         events=[Event.from_row(r) for r in db.fetch_all(conn, "get_events",
                                                         quotation_id=quotation_id)],
         submitted_by=(db.fetch_one(conn, "get_submitter", id=quotation_id) or {}).get("email"),
+        links=links.of_quotation(conn, quotation_id),
     )
 
 
@@ -48,10 +67,12 @@ class Page:
     more: bool  # older quotations exist: the next page starts before items[-1].id
 
 
-def list_page(conn: psycopg.Connection, *, status: str | None, before: int | None, limit: int
-              ) -> Page:
-    """Newest first, keyset-paginated on id; `limit` is capped at MAX_PAGE. One row more than
-    asked for tells whether an older page exists, so the last page never links to an empty one."""
+def list_page(conn: psycopg.Connection, *, status: str | None, before: int | None, limit: int,
+              scope: Scope = EVERYTHING) -> Page:
+    """Newest first, keyset-paginated on id, only quotations in `scope`; `limit` is capped at
+    MAX_PAGE. One row more than asked for tells whether an older page exists, so the last page
+    never links to an empty one."""
     size = max(1, min(limit, MAX_PAGE))
-    rows = db.fetch_all(conn, "list_quotations", status=status, before=before, limit=size + 1)
+    rows = db.fetch_all(conn, "list_quotations", status=status, before=before, limit=size + 1,
+                        **scope.params())
     return Page([Quotation.from_row(r) for r in rows[:size]], more=len(rows) > size)

@@ -137,8 +137,10 @@ def client_as(app, make_user, api_token):
 
     def make(role: str = "admin"):
         test_client = app.test_client()
-        with test_client.session_transaction() as session:
-            start_session(session, make_user(role))
+        with (test_client.session_transaction() as session,
+              psycopg.connect(app.extensions["quote_service"].settings.database_url,
+                              autocommit=True) as connection):
+            start_session(session, connection, make_user(role))
         test_client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {api_token(role)}"
         return test_client
 

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 import click
 import psycopg
 
-from quote_service.accounts import passwords
+from quote_service.accounts import passwords, sessions
 from quote_service.accounts import tokens as api_tokens
 from quote_service.accounts import users as accounts
 from quote_service.shell import connection
@@ -57,16 +57,20 @@ def users() -> None:
 @click.argument("email")
 @click.option("--role", required=True, type=click.Choice(accounts.ROLES))
 @click.option("--name", default="", help="Shown in the page header.")
+@click.option("--team", default="", help="Its team (see set-team).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-def create_user(email: str, role: str, name: str, password_stdin: bool) -> None:
+def create_user(email: str, role: str, name: str, team: str, password_stdin: bool) -> None:
     """Create a user; the password is prompted for twice unless --password-stdin."""
     try:
         email = accounts.normalize_email(email)
-    except accounts.InvalidEmail as exc:
+        accounts.check_team(team)
+    except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     password = _read_password(password_stdin, email)
     with _connection() as conn:
         user = accounts.create(conn, email, role=role, password=password, name=name)
+        if team:
+            user = accounts.set_team(conn, email, team)
     click.echo(f"created user {user.id} {user.email} ({user.role})")
 
 
@@ -78,7 +82,8 @@ def list_users() -> None:
     for user in found:
         state = "active" if user.active else "deactivated"
         click.echo(f"{user.id}\t{user.email}\t{user.role}\t{state}\t"
-                   f"last sign-in {_when(user.last_login_at)}\t{user.name}")
+                   f"last sign-in {_when(user.last_login_at)}\t{user.name}\t"
+                   f"team {user.team or '-'}")
 
 
 @users.command("set-role")
@@ -89,6 +94,18 @@ def set_role(email: str, role: str) -> None:
     with _connection() as conn:
         user = accounts.set_role(conn, email, role)
     click.echo(f"{user.email} is now {user.role}")
+
+
+@users.command("set-team")
+@click.argument("email")
+@click.argument("team")
+def set_team(email: str, team: str) -> None:
+    """Put a user in a team ('' for none). With SALES_SEE_TEAM=true, sales users see and act
+    on the quotations of their team; otherwise only on their own."""
+    with _connection() as conn:
+        user = accounts.set_team(conn, email, team)
+    click.echo(f"{user.email} is in team {user.team}" if user.team else
+               f"{user.email} is in no team")
 
 
 @users.command("set-password")
@@ -127,6 +144,19 @@ def end_sessions(email: str) -> None:
     with _connection() as conn:
         user = accounts.end_sessions(conn, email)
     click.echo(f"every session of {user.email} has ended")
+
+
+@users.command("sessions")
+@click.argument("email")
+def list_sessions(email: str) -> None:
+    """A user's signed-in sessions: when and where each was opened, when it ends."""
+    with _connection() as conn:
+        if accounts.get_by_email(conn, email) is None:
+            raise accounts.UserNotFound(f"no user with email {email.strip().lower()}")
+        found = sessions.list_open(conn, email)
+    for row in found:
+        click.echo(f"{row['id']}\tsince {_when(row['created_at'])}\tuntil "
+                   f"{_when(row['expires_at'])}\t{row['ip'] or '-'}\t{row['user_agent']}")
 
 
 @click.group()

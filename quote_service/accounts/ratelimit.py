@@ -42,8 +42,8 @@ def reserve(conn: psycopg.Connection, email: str, ip: str, limits: LoginLimits) 
     email or the address has used up its failures. Commit before checking the password, so
     that other workers count this attempt while it runs."""
     # Always email first, then address: two attempts never wait on each other in a cycle.
-    db.fetch_one(conn, "lock_login_key", key=f"login-email:{email}")
-    db.fetch_one(conn, "lock_login_key", key=f"login-ip:{ip}")
+    db.fetch_one(conn, "lock_key", key=f"login-email:{email}")
+    db.fetch_one(conn, "lock_key", key=f"login-ip:{ip}")
     window = limits.window.total_seconds()
     counts = db.fetch_one(conn, "count_login_failures", email=email, ip=ip,
                           window_seconds=window)

@@ -22,13 +22,19 @@ def sign_in(pool: ConnectionPool, email: str, password: str, *, ip: str,
     same time, so the answer does not tell which addresses have accounts.
     """
     email = email.strip().lower()[:MAX_EMAIL_LENGTH]
+    if any(ord(ch) < 32 or ord(ch) == 127 or "\ud800" <= ch <= "\udfff" for ch in email):
+        # No account has such an address (users.normalize_email), and the database could not
+        # store it in login_attempts: refused like an unknown email, without a password check.
+        logger.warning("sign-in failed: an email with control characters from %s", ip)
+        return None
     with db.transaction(pool) as conn:
         ratelimit.reserve(conn, email, ip, limits)
         found = users.credentials(conn, email) if email else None
     # The reservation is committed: the slow hash runs without holding a connection or a lock.
     if found is None:
         passwords.verify_nobody(password)
-        logger.warning("sign-in failed: unknown email %r from %s", email, ip)
+        # Not the address itself: what is typed into the email field is sometimes a password.
+        logger.warning("sign-in failed: no account with that email, from %s", ip)
         return None
     user, stored_hash = found
     check = passwords.verify(stored_hash, password)

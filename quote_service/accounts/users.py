@@ -18,6 +18,7 @@ from quote_service.accounts import passwords
 
 ROLES = ("sales", "viewer", "admin")
 MAX_EMAIL_LENGTH = 254
+MAX_TEAM_LENGTH = 100
 
 
 class InvalidEmail(ValueError):
@@ -42,15 +43,15 @@ class User:
     name: str
     role: str
     active: bool
-    session_version: int
     created_at: dt.datetime
     last_login_at: dt.datetime | None
+    team: str | None = None  # sales users of one team may see each other's quotations
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> User:
         return cls(id=row["id"], email=row["email"], name=row["name"], role=row["role"],
-                   active=row["active"], session_version=row["session_version"],
-                   created_at=row["created_at"], last_login_at=row["last_login_at"])
+                   active=row["active"], created_at=row["created_at"],
+                   last_login_at=row["last_login_at"], team=row["team"])
 
     @property
     def display_name(self) -> str:
@@ -125,9 +126,23 @@ def set_role(conn: psycopg.Connection, email: str, role: str) -> User:
                     email)
 
 
+def check_team(team: str | None) -> str | None:
+    """A team name, trimmed; empty means no team."""
+    team = (team or "").strip()
+    if len(team) > MAX_TEAM_LENGTH or any(ord(ch) < 32 for ch in team):
+        raise ValueError(f"a team name is one line of at most {MAX_TEAM_LENGTH} characters")
+    return team or None
+
+
+def set_team(conn: psycopg.Connection, email: str, team: str | None) -> User:
+    return _updated(db.fetch_one(conn, "set_user_team", email=email, team=check_team(team)),
+                    email)
+
+
 def set_active(conn: psycopg.Connection, email: str, active: bool) -> User:
-    """Deactivation ends the user's sessions and stops their API tokens at once (both are
-    checked against `active` on every request); nothing is deleted, so it can be undone."""
+    """Deactivation ends the user's sessions (their rows are deleted) and stops their API
+    tokens at once (checked against `active` on every request); the account and its tokens
+    stay, so it can be undone."""
     return _updated(db.fetch_one(conn, "set_user_active", email=email, active=active), email)
 
 

@@ -8,12 +8,11 @@ from quote_service.config import Settings
 from quote_service.deliver.mail.base import Attachment, OutgoingEmail
 from quote_service.domain.model import Delivery, Quotation
 from quote_service.domain.money import format_amount
-from quote_service.links import public_pdf_url
 
 
-def compose(settings: Settings, quotation: Quotation, delivery: Delivery, pdf: bytes
-            ) -> OutgoingEmail:
-    link = public_pdf_url(settings, quotation)
+def compose(settings: Settings, quotation: Quotation, delivery: Delivery, pdf: bytes,
+            link: str) -> OutgoingEmail:
+    """`link` is the delivery's own (links.issue), written before this email leaves."""
     total = f"{format_amount(quotation.total, quotation.currency)} {quotation.currency}"
     valid = quotation.valid_until.isoformat()
     company = settings.company_name

@@ -10,7 +10,7 @@ it sends nothing.
 
 from __future__ import annotations
 
-from quote_service import db, pipeline
+from quote_service import db, links, pipeline
 from quote_service.deliver.email import compose
 from quote_service.deliver.mail.base import MailOutcomeUnknown, MailRejected, MailRetryLater
 from quote_service.domain.model import Quotation
@@ -42,11 +42,15 @@ def send_quotation(services: Services, quotation_id: int, delivery_id: int,
                 return f"delivery {delivery_id} parked as unknown"
         quotation = Quotation.from_row(db.fetch_one(conn, "get_quotation", id=quotation_id))
 
-    email = compose(services.settings, quotation, delivery,
-                    services.storage.get(quotation.pdf_key))
+    pdf = services.storage.get(quotation.pdf_key)
     with db.transaction(services.pool) as conn:
         claim(conn, attempt)
+        # The email's link is written with the `sending` mark: the stored hash is the one in
+        # the email that leaves (an earlier attempt's email did not, or we would not be here).
+        token = links.issue(conn, delivery, days=services.settings.pdf_link_days)
         pipeline.begin_sending(conn, delivery, mailer.name, job_id)
+    email = compose(services.settings, quotation, delivery, pdf,
+                    links.public_url(services.settings, token))
     try:
         result = mailer.send(email)
     except MailRetryLater as exc:

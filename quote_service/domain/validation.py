@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -24,6 +25,16 @@ _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;.]{2,}$")
 _TOP_FIELDS = {"customer", "currency", "valid_until", "notes", "template", "lines"}
 _CUSTOMER_FIELDS = {"name", "email", "company", "address"}
 _LINE_FIELDS = {"description", "quantity", "unit_price", "tax_rate", "discount_pct"}
+
+
+_MULTILINE_CONTROLS = frozenset("\n\t")
+# Lone UTF-16 halves: valid in a Python (and a JSON "\ud800") string, not encodable as UTF-8.
+_SURROGATE_FIRST, _SURROGATE_LAST = "\ud800", "\udfff"
+
+
+def _is_control(ch: str) -> bool:
+    """C0 and C1 controls, DEL, and the Unicode line and paragraph separators."""
+    return unicodedata.category(ch) in ("Cc", "Zl", "Zp")
 
 
 @dataclass(frozen=True)
@@ -68,11 +79,19 @@ class _Checker:
     def fail(self, field: str, message: str) -> None:
         self.errors.append(FieldError(field, message))
 
-    def unknown(self, obj: dict, allowed: set[str], prefix: str) -> None:
+    def keys(self, obj: dict, allowed: set[str], prefix: str) -> None:
+        """Unknown fields, and fields given twice (see domain.jsontext): both are refused."""
         for key in sorted(set(obj) - allowed):
             self.fail(f"{prefix}{key}", "unknown field")
+        for key in getattr(obj, "duplicate_keys", ()):
+            self.fail(f"{prefix}{key}", "is given more than once")
 
-    def text(self, obj: dict, key: str, field: str, *, required: bool, max_len: int) -> str:
+    def text(self, obj: dict, key: str, field: str, *, required: bool, max_len: int,
+             multiline: bool = False) -> str:
+        """A string field, trimmed of spaces. Single-line fields (names, email) refuse every
+        control character, even at an end: a line break in a name would become a new line in
+        the email's text. Multi-line ones keep line breaks (CR LF and CR become LF) and tabs,
+        and refuse the rest."""
         value = obj.get(key)
         if value is None or (isinstance(value, str) and not value.strip()):
             if required:
@@ -81,10 +100,15 @@ class _Checker:
         if not isinstance(value, str):
             self.fail(field, "must be a string")
             return ""
-        value = value.replace("\r\n", "\n").strip()
-        if "\x00" in value:
-            self.fail(field, "must not contain NUL characters")
-        elif len(value) > max_len:
+        if multiline:
+            value = value.replace("\r\n", "\n").replace("\r", "\n")
+        allowed = _MULTILINE_CONTROLS if multiline else frozenset()
+        if any(_SURROGATE_FIRST <= ch <= _SURROGATE_LAST for ch in value):
+            self.fail(field, "must be valid Unicode text (it holds a lone surrogate)")
+        elif any(ch not in allowed and _is_control(ch) for ch in value):
+            self.fail(field, "must not contain control characters" if multiline else
+                      "must be one line, without line breaks, tabs or other control characters")
+        elif len(value := value.strip()) > max_len:
             self.fail(field, f"must be at most {max_len} characters")
         return value
 
@@ -128,18 +152,19 @@ def parse_submission(
     check = _Checker()
     if not isinstance(payload, dict):
         raise ValidationFailed([FieldError("", "the body must be a JSON object")])
-    check.unknown(payload, _TOP_FIELDS, "")
+    check.keys(payload, _TOP_FIELDS, "")
 
     customer_raw = payload.get("customer")
     if not isinstance(customer_raw, dict):
         check.fail("customer", "is required" if customer_raw is None else "must be an object")
         customer_raw = {}
-    check.unknown(customer_raw, _CUSTOMER_FIELDS, "customer.")
+    check.keys(customer_raw, _CUSTOMER_FIELDS, "customer.")
     customer = Customer(
         name=check.text(customer_raw, "name", "customer.name", required=True, max_len=200),
         email=check.text(customer_raw, "email", "customer.email", required=True, max_len=254),
         company=check.text(customer_raw, "company", "customer.company", required=False, max_len=200),
-        address=check.text(customer_raw, "address", "customer.address", required=False, max_len=1000),
+        address=check.text(customer_raw, "address", "customer.address", required=False,
+                           max_len=1000, multiline=True),
     )
     if customer.email and not _EMAIL.match(customer.email):
         check.fail("customer.email", "must be an email address such as buyer@example.com")
@@ -167,7 +192,7 @@ def parse_submission(
             elif valid_until > today + dt.timedelta(days=MAX_VALIDITY_DAYS):
                 check.fail("valid_until", f"must be within {MAX_VALIDITY_DAYS} days")
 
-    notes = check.text(payload, "notes", "notes", required=False, max_len=5000)
+    notes = check.text(payload, "notes", "notes", required=False, max_len=5000, multiline=True)
     template = check.text(payload, "template", "template", required=False, max_len=64) or "standard"
     if template not in templates:
         check.fail("template", f"must be one of {', '.join(sorted(templates))}")
@@ -185,11 +210,11 @@ def parse_submission(
         if not isinstance(raw, dict):
             check.fail(prefix, "must be an object")
             continue
-        check.unknown(raw, _LINE_FIELDS, f"{prefix}.")
+        check.keys(raw, _LINE_FIELDS, f"{prefix}.")
         percent = {"minimum": Decimal(0), "maximum": Decimal(100), "default": Decimal(0)}
         lines.append(LineInput(
             description=check.text(raw, "description", f"{prefix}.description", required=True,
-                                   max_len=1000),
+                                   max_len=1000, multiline=True),
             quantity=check.decimal(raw, "quantity", f"{prefix}.quantity", default=None,
                                    minimum=Decimal(0), maximum=MAX_QUANTITY,
                                    strictly_positive=True),

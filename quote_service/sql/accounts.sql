@@ -19,25 +19,35 @@ SELECT * FROM users ORDER BY lower(email);
 -- name: set_user_role
 UPDATE users SET role = %(role)s WHERE lower(email) = lower(%(email)s) RETURNING *;
 
+-- name: set_user_team
+UPDATE users SET team = %(team)s WHERE lower(email) = lower(%(email)s) RETURNING *;
+
 -- name: set_user_active
--- Any change of `active` ends the user's sessions; a reactivated user signs in again.
-UPDATE users
-SET active = %(active)s,
-    session_version = session_version + CASE WHEN active = %(active)s THEN 0 ELSE 1 END
+-- Deactivation ends the user's sessions; a reactivated user signs in again.
+WITH ended AS (
+    DELETE FROM sessions
+    WHERE NOT %(active)s AND user_id IN (SELECT id FROM users WHERE lower(email) = lower(%(email)s))
+)
+UPDATE users SET active = %(active)s
 WHERE lower(email) = lower(%(email)s)
 RETURNING *;
 
 -- name: set_user_password
 -- A new password ends every session made with the old one.
-UPDATE users
-SET password_hash = %(password_hash)s, session_version = session_version + 1
+WITH ended AS (
+    DELETE FROM sessions
+    WHERE user_id IN (SELECT id FROM users WHERE lower(email) = lower(%(email)s))
+)
+UPDATE users SET password_hash = %(password_hash)s
 WHERE lower(email) = lower(%(email)s)
 RETURNING *;
 
 -- name: end_user_sessions
-UPDATE users SET session_version = session_version + 1
-WHERE lower(email) = lower(%(email)s)
-RETURNING *;
+WITH ended AS (
+    DELETE FROM sessions
+    WHERE user_id IN (SELECT id FROM users WHERE lower(email) = lower(%(email)s))
+)
+SELECT * FROM users WHERE lower(email) = lower(%(email)s);
 
 -- name: record_sign_in
 -- `password_hash` is the upgraded hash when the parameters changed, else NULL (kept as is).
@@ -79,11 +89,6 @@ WHERE t.id = %(id)s;
 UPDATE api_tokens SET revoked_at = now()
 WHERE id = %(id)s AND revoked_at IS NULL
 RETURNING id;
-
--- name: lock_login_key
--- Serialises the count-then-insert of login_attempts for one email or one address across
--- every web worker; held until the reserving transaction commits (milliseconds).
-SELECT pg_advisory_xact_lock(hashtextextended(%(key)s, 0));
 
 -- name: count_login_failures
 SELECT count(*) FILTER (WHERE email = %(email)s) AS by_email,

@@ -26,3 +26,17 @@ WHERE id = %(id)s;
 UPDATE deliveries
 SET state = %(state)s, last_error = %(error)s, updated_at = now()
 WHERE id = %(id)s;
+
+-- name: count_recent_resends
+-- Resends inside the window, of this quotation and to this recipient (any quotation), with
+-- the oldest of each: the limit frees up when that one leaves the window.
+SELECT count(*) FILTER (WHERE quotation_id = %(quotation_id)s) AS by_quotation,
+       count(*) FILTER (WHERE lower(recipient) = lower(%(recipient)s)) AS by_recipient,
+       min(created_at) FILTER (WHERE quotation_id = %(quotation_id)s) AS oldest_by_quotation,
+       min(created_at) FILTER (WHERE lower(recipient) = lower(%(recipient)s))
+           AS oldest_by_recipient,
+       now() AS now
+FROM deliveries
+WHERE kind = 'resend'
+  AND created_at > now() - make_interval(secs => %(window_seconds)s)
+  AND (quotation_id = %(quotation_id)s OR lower(recipient) = lower(%(recipient)s));

@@ -35,6 +35,14 @@ INSERT INTO quotation_lines (
 -- name: get_quotation
 SELECT * FROM quotations WHERE id = %(id)s;
 
+-- name: get_visible_quotation
+-- The scope_* parameters come from accounts/ownership.py: everything, or the user's own
+-- quotations and (when set) their team's.
+SELECT q.* FROM quotations q
+WHERE q.id = %(id)s
+  AND (%(scope_all)s OR q.user_id = %(scope_user)s
+       OR q.user_id IN (SELECT u.id FROM users u WHERE u.team = %(scope_team)s));
+
 -- name: get_submitter
 SELECT u.email FROM quotations q JOIN users u ON u.id = q.user_id WHERE q.id = %(id)s;
 
@@ -49,11 +57,14 @@ SELECT * FROM quotations WHERE user_id = %(user_id)s AND idempotency_key = %(key
 SELECT * FROM quotation_lines WHERE quotation_id = %(quotation_id)s ORDER BY position;
 
 -- name: list_quotations
--- Keyset pagination: newest first, `before` is the last id of the previous page.
-SELECT * FROM quotations
-WHERE (%(status)s::text IS NULL OR status = %(status)s)
-  AND (%(before)s::bigint IS NULL OR id < %(before)s)
-ORDER BY id DESC
+-- Keyset pagination: newest first, `before` is the last id of the previous page; only the
+-- quotations in scope (see get_visible_quotation).
+SELECT q.* FROM quotations q
+WHERE (%(status)s::text IS NULL OR q.status = %(status)s)
+  AND (%(before)s::bigint IS NULL OR q.id < %(before)s)
+  AND (%(scope_all)s OR q.user_id = %(scope_user)s
+       OR q.user_id IN (SELECT u.id FROM users u WHERE u.team = %(scope_team)s))
+ORDER BY q.id DESC
 LIMIT %(limit)s;
 
 -- name: set_status

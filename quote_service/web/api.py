@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-import json
-from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, g, jsonify, request, url_for
 
 from quote_service import db, pipeline, quotations
 from quote_service.app import services
+from quote_service.deliver.resend_limits import ResendLimited
+from quote_service.domain import jsontext
 from quote_service.domain.model import STATUSES, Delivery, Line, Quotation
 from quote_service.domain.money import plain_amount, plain_number
 from quote_service.domain.validation import ValidationFailed, parse_submission
 from quote_service.generate.document import available_templates
-from quote_service.links import pdf_path
+from quote_service.links import DeliveryLink, pdf_path
 from quote_service.submit.service import IdempotencyConflict, client_key, submit
+from quote_service.web import actions
+from quote_service.web.auth import current_scope
 from quote_service.web.errors import json_error
 from quote_service.web.openapi import OPENAPI
+from quote_service.web.params import MAX_ID, whole_number
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -55,11 +58,15 @@ def _line(line: Line, currency: str) -> dict[str, Any]:
     }
 
 
-def _delivery(d: Delivery) -> dict[str, Any]:
+def _delivery(d: Delivery, link: DeliveryLink | None) -> dict[str, Any]:
     return {"id": d.id, "kind": d.kind, "recipient": d.recipient, "state": d.state,
             "provider": d.provider, "provider_message_id": d.provider_message_id,
             "attempts": d.attempts, "last_error": d.last_error,
-            "accepted_at": _iso(d.accepted_at)}
+            "accepted_at": _iso(d.accepted_at),
+            # Never the token: it exists only in the email.
+            "link": None if link is None else {
+                "state": link.state, "expires_at": _iso(link.expires_at),
+                "revoked_at": _iso(link.revoked_at), "revoked_by": link.revoked_by}}
 
 
 def quotation_document(detail: quotations.QuotationDetail) -> dict[str, Any]:
@@ -83,7 +90,7 @@ def quotation_document(detail: quotations.QuotationDetail) -> dict[str, Any]:
         "sent_at": _iso(q.sent_at),
         "pdf": {"key": q.pdf_key, "sha256": q.pdf_sha256, "size": q.pdf_size}
         if q.pdf_key else None,
-        "deliveries": [_delivery(d) for d in detail.deliveries],
+        "deliveries": [_delivery(d, detail.links.get(d.id)) for d in detail.deliveries],
         "needs_reconciliation": pipeline.awaiting_reconciliation(detail.deliveries) is not None,
         "events": [{"at": _iso(e.at), "kind": e.kind, "status": e.status, "job_id": e.job_id,
                     "detail": e.detail} for e in detail.events],
@@ -94,9 +101,8 @@ def _json_body() -> Any:
     if not request.is_json:
         return None, json_error(415, "the body must be JSON (Content-Type: application/json)")
     try:
-        # Decimal, never float: "0.335" and 0.335 must both price exactly.
-        return json.loads(request.get_data(cache=False), parse_float=Decimal), None
-    except (ValueError, UnicodeDecodeError) as exc:
+        return jsontext.load(request.get_data(cache=False)), None
+    except jsontext.MalformedJson as exc:
         return None, json_error(400, f"malformed JSON: {exc}")
 
 
@@ -133,7 +139,7 @@ def create_quotation():
 @bp.get("/quotations/<int:quotation_id>")
 def get_quotation(quotation_id: int):
     with db.transaction(services().pool) as conn:
-        detail = quotations.get_detail(conn, quotation_id)
+        detail = quotations.get_detail(conn, quotation_id, current_scope())
     if detail is None:
         return json_error(404, f"quotation {quotation_id} not found")
     return jsonify(quotation_document(detail))
@@ -145,12 +151,13 @@ def list_quotations():
     errors = []
     if status is not None and status not in STATUSES:
         errors.append({"field": "status", "message": f"must be one of {', '.join(STATUSES)}"})
-    limit = _int_arg("limit", 50, errors)
+    limit = _int_arg("limit", 50, errors, maximum=quotations.MAX_PAGE)
     before = _int_arg("before", None, errors)
     if errors:
         return jsonify({"errors": errors}), 422
     with db.transaction(services().pool) as conn:
-        page = quotations.list_page(conn, status=status, before=before, limit=limit)
+        page = quotations.list_page(conn, status=status, before=before, limit=limit,
+                                    scope=current_scope())
     body: dict[str, Any] = {"items": [quotation_summary(q) for q in page.items], "next": None}
     if page.more:
         args = {"before": page.items[-1].id, "limit": limit,
@@ -159,39 +166,53 @@ def list_quotations():
     return jsonify(body)
 
 
-def _int_arg(name: str, default: int | None, errors: list) -> int | None:
+def _int_arg(name: str, default: int | None, errors: list, *, maximum: int = MAX_ID
+             ) -> int | None:
     raw = request.args.get(name)
     if raw in (None, ""):
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        errors.append({"field": name, "message": "must be a positive whole number"})
+    value = whole_number(raw, maximum=maximum)
+    if value is None:
+        errors.append({"field": name, "message": f"must be a whole number from 1 to {maximum}"})
     return value
 
 
-def _action(quotation_id: int, action):
+def _action(quotation_id: int, action: actions.Action, *, status: int = 202):
     try:
-        with db.transaction(services().pool) as conn:
-            action(conn, quotation_id)
-            detail = quotations.get_detail(conn, quotation_id)
-    except LookupError:
-        return json_error(404, f"quotation {quotation_id} not found")
+        actions.run(quotation_id, action)
+    except LookupError as exc:
+        return json_error(404, str(exc))
     except pipeline.NotAllowed as exc:
         return json_error(409, str(exc))
-    return jsonify(quotation_document(detail)), 202
+    except ResendLimited as exc:
+        response = json_error(429, f"resend limit reached: {exc}", retry_after=exc.retry_after)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    with db.transaction(services().pool) as conn:
+        detail = quotations.get_detail(conn, quotation_id)
+    return jsonify(quotation_document(detail)), status
 
 
 @bp.post("/quotations/<int:quotation_id>/retry")
 def retry_quotation(quotation_id: int):
-    return _action(quotation_id, pipeline.retry)
+    return _action(quotation_id, actions.retry)
 
 
 @bp.post("/quotations/<int:quotation_id>/resend")
 def resend_quotation(quotation_id: int):
-    return _action(quotation_id, pipeline.resend)
+    return _action(quotation_id, actions.resend)
+
+
+@bp.post("/quotations/<int:quotation_id>/revoke-links")
+def revoke_links(quotation_id: int):
+    """Every customer link of the quotation's emails stops working (410)."""
+    return _action(quotation_id, actions.revoke_links(), status=200)
+
+
+@bp.post("/quotations/<int:quotation_id>/deliveries/<int:delivery_id>/revoke-link")
+def revoke_delivery_link(quotation_id: int, delivery_id: int):
+    """The customer link of one email stops working (410)."""
+    return _action(quotation_id, actions.revoke_links(delivery_id), status=200)
 
 
 @bp.get("/openapi.json")

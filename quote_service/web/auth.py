@@ -9,7 +9,7 @@ protected by default: a path that is not listed as public needs a signed-in user
 | /healthz /readyz /login /logout        | yes                     | yes    | yes   | yes   |
 | /api/openapi.json, /webhooks/*, static | yes                     | yes    | yes   | yes   |
 | /metrics                               | yes, or Bearer METRICS_TOKEN when it is set          |
-| /quotations/<id>/pdf?token=<valid>     | yes (the customer link) | yes    | yes   | yes   |
+| /q/<token> (a delivery's link)         | yes (the customer link) | yes    | yes   | yes   |
 | /, /quotations*, any other path: GET   | 302 to /login?next=     | yes    | yes   | yes   |
 |                                  POST  | 302 to /login           | 403    | yes   | yes   |
 | /api/* GET                             | 401                     | yes    | yes   | yes   |
@@ -17,15 +17,19 @@ protected by default: a path that is not listed as public needs a signed-in user
 | /dashboard* GET                        | 302 to /login?next=     | yes    | 403   | yes   |
 | /dashboard* POST                       | 302 to /login           | 403    | 403   | yes   |
 
+Within /quotations* and /api/*, which quotations a user finds is their scope
+(accounts/ownership.py, `current_scope`): sales their own (and their team's if configured).
+
 The API authenticates with `Authorization: Bearer <token>` (SPEC 4). A signed-in browser
 session is also accepted for reads under /api, because the quotation page's script polls
 `GET /api/quotations/<id>`; it is never accepted for writes, so the API has no CSRF surface (a
 browser never attaches a bearer token by itself).
 
-Sessions are Flask's signed cookies (HttpOnly, SameSite=Lax, Secure under https, see app.py).
-They hold the user id, the user's `session_version` and the sign-in time; every request reloads
-the user, so a deactivation, a new password or `users end-sessions` ends a session at once, a
-role change applies at once, and a session is refused after AUTH_SESSION_LIFETIME seconds.
+Sessions are rows in the database (accounts/sessions.py); the cookie (signed, HttpOnly,
+SameSite=Lax, Secure under https, see app.py) carries only the row's random id. Every request
+loads the session's user in one query, so signing out, a deactivation, a new password or
+`users end-sessions` ends a session at once (a copied cookie is refused), a role change applies
+at once, and a session ends AUTH_SESSION_LIFETIME seconds after signing in.
 """
 
 from __future__ import annotations
@@ -33,7 +37,6 @@ from __future__ import annotations
 import hmac
 import math
 import re
-import time
 from urllib.parse import urlsplit
 
 from flask import (
@@ -52,21 +55,18 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 
-from quote_service import db, quotations
-from quote_service.accounts import tokens, users
+from quote_service import db
+from quote_service.accounts import ownership, sessions, tokens
 from quote_service.accounts.ratelimit import LoginLimited, LoginLimits
 from quote_service.accounts.signin import sign_in
 from quote_service.accounts.users import ROLES, User
 from quote_service.app import services
-from quote_service.links import check_pdf_token
 from quote_service.web.csrf import csrf_valid
 from quote_service.web.errors import json_error
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 
-USER_KEY = "user_id"
-VERSION_KEY = "user_version"
-SIGNED_IN_AT_KEY = "signed_in_at"
+SESSION_KEY = "sid"
 DEFAULT_SESSION_LIFETIME = 12 * 3600  # a working day; then sign in again
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -81,8 +81,9 @@ RULES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 
 # Webhooks prove their origin with their own signature (deliver.mail.webhook), not a user.
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/login", "/logout", "/api/openapi.json"})
-PUBLIC_PREFIXES = ("/static/", "/webhooks/")
-_PDF_PATH = re.compile(r"/quotations/(\d+)/pdf")
+# Customers' links (`/q/<token>`) carry their own credential, the token (links.py).
+PUBLIC_PREFIXES = ("/static/", "/webhooks/", "/q/")
+_PDF_PATH = re.compile(r"/quotations/([0-9]{1,19})/pdf")
 
 
 # --- the policy -----------------------------------------------------------------------------------
@@ -128,7 +129,7 @@ def enforce() -> ResponseReturnValue | None:
     user = current_user()
     if user is None:
         if area == "pdf":
-            return _pdf_link_gate()
+            return _old_pdf_link()
         return _to_login()
     if not may(user.role, request.method, request.path):
         abort(403, description=_refusal(user))
@@ -143,21 +144,19 @@ def current_user() -> User | None:
     return g.user
 
 
+def current_scope() -> ownership.Scope:
+    """The quotations this request's user sees and acts on (accounts/ownership.py)."""
+    return ownership.scope_of(g.user, sales_see_team=services().settings.sales_see_team)
+
+
 def _session_user() -> User | None:
-    user_id = session.get(USER_KEY)
-    if user_id is None:
-        return None
-    signed_in_at = session.get(SIGNED_IN_AT_KEY)
-    lifetime = current_app.config["AUTH_SESSION_LIFETIME"]
-    if (not isinstance(user_id, int) or not isinstance(signed_in_at, int | float)
-            or not 0 <= time.time() - signed_in_at <= lifetime):
-        session.clear()
+    session_id = session.get(SESSION_KEY)
+    if session_id is None:
         return None
     with db.transaction(services().pool) as conn:
-        user = users.get(conn, user_id)
-    if user is None or not user.active or user.session_version != session.get(VERSION_KEY):
+        user = sessions.user_of(conn, session_id)
+    if user is None:
         session.clear()
-        return None
     return user
 
 
@@ -196,22 +195,11 @@ def _refusal(user: User) -> str:
     return f"Your role ({user.role}) does not allow this."
 
 
-def _pdf_link_gate() -> ResponseReturnValue | None:
-    """A quotation's PDF opens for anyone holding the token of the link emailed to its customer
-    (customers have no account); without a token, sign in."""
-    token = request.args.get("token")
-    if not token:
-        return _to_login()
-    match = _PDF_PATH.fullmatch(request.path)
-    assert match is not None
-    with db.transaction(services().pool) as conn:
-        quotation = quotations.get(conn, int(match.group(1)))
-    # The same refusal whether or not the quotation exists: a link reveals nothing else.
-    if quotation is None or not check_pdf_token(services().settings, quotation, token):
-        abort(403, description="This link is not valid for this quotation's PDF; ask the sender "
-                               "for a new one.")
-    g.pdf_quotation = quotation  # the view serves this one instead of reading it again
-    return None
+def _old_pdf_link() -> ResponseReturnValue | None:
+    """`/quotations/<id>/pdf?token=...` is the link of emails sent before each delivery had its
+    own (links.py): the view answers it with the page that says how to get a new one; without
+    a token, sign in."""
+    return None if request.args.get("token") else _to_login()
 
 
 def _metrics_gate() -> ResponseReturnValue | None:
@@ -252,14 +240,14 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-def start_session(store, user: User) -> None:
-    """What a session holds once signed in. `store` is `flask.session`, or the session of a
-    test client (`client.session_transaction()`), so tests sign in exactly as the page does."""
+def start_session(store, conn, user: User, *, lifetime: int = DEFAULT_SESSION_LIFETIME,
+                  ip: str = "", user_agent: str = "") -> None:
+    """Open a session row for `user` and put its id in `store`: `flask.session`, or the session
+    of a test client (`client.session_transaction()`), so tests sign in exactly as the page
+    does. Nothing from before (a planted value, an old CSRF token) survives into it."""
     store.clear()
-    store[USER_KEY] = user.id
-    store[VERSION_KEY] = user.session_version
-    store[SIGNED_IN_AT_KEY] = int(time.time())
-
+    store[SESSION_KEY] = sessions.start(conn, user, lifetime=lifetime, ip=ip,
+                                        user_agent=user_agent)
 
 
 def _login_page(*, next_url: str, email: str = "", error: str | None = None,
@@ -292,9 +280,9 @@ def login():
                   f"Try again in {minutes} minute{'s' if minutes != 1 else ''}.")
     if user is None:
         return _login_page(next_url=next_url, email=email, error="Invalid email or password.")
-    # A new session: nothing from before signing in (a planted value, an old CSRF token)
-    # survives into the signed-in one.
-    start_session(session, user)
+    with db.transaction(services().pool) as conn:
+        start_session(session, conn, user, lifetime=current_app.config["AUTH_SESSION_LIFETIME"],
+                      ip=request.remote_addr or "", user_agent=request.user_agent.string)
     return redirect(next_url, 303)
 
 
@@ -302,6 +290,9 @@ def login():
 def logout():
     if not csrf_valid():
         abort(400, description="This form has expired or did not come from this site.")
+    # The row goes, not only the cookie: a copy of the cookie is refused from now on.
+    with db.transaction(services().pool) as conn:
+        sessions.end(conn, session.get(SESSION_KEY))
     session.clear()
     flash("You have signed out.", "info")
     return redirect(url_for("auth.login"), 303)

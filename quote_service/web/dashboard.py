@@ -53,6 +53,7 @@ from quote_service.domain.model import STATUSES as QUOTATION_STATUSES
 from quote_service.domain.model import Quotation
 from quote_service.web import auth
 from quote_service.web.csrf import check_csrf
+from quote_service.web.params import whole_number
 
 logger = logging.getLogger("quote_service.web.dashboard")
 
@@ -265,9 +266,9 @@ def list_jobs():
         abort(400, description=f"Unknown status {status!r}: use one of "
                                f"{', '.join(queue.JOB_STATUSES)}.")
     raw_before = _filter("before")
-    if raw_before is not None and not raw_before.isdigit():
+    before = whole_number(raw_before)
+    if raw_before is not None and before is None:
         abort(400, description="'before' must be a job id (a positive whole number).")
-    before = int(raw_before) if raw_before else None
     with db.transaction(services().pool) as conn:
         # One row more than shown tells whether an older page exists.
         rows = db.fetch_all(conn, "dashboard_list_jobs", status=status, task=task,
@@ -478,11 +479,10 @@ def retry_failed_action():
 @bp.post("/delete-finished")
 def delete_finished_action():
     _authorize_post()
-    raw = (request.form.get("hours") or "").strip()
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_RETENTION_HOURS:
+    hours = whole_number((request.form.get("hours") or "").strip(), maximum=MAX_RETENTION_HOURS)
+    if hours is None:
         flash("Give the age in whole hours, at least 1.", "error")
         return redirect(url_for(".overview"), 303)
-    hours = int(raw)
     with db.transaction(services().pool) as conn:
         deleted = delete_finished(conn, hours)
     logger.info("dashboard: deleted %d jobs finished more than %d hours ago", deleted, hours)

@@ -26,8 +26,15 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         if wants_json():
-            return json_error(exc.code or 500, exc.description or exc.name)
-        return render_template("error.html", code=exc.code, message=exc.description), exc.code
+            response = json_error(exc.code or 500, exc.description or exc.name)
+        else:
+            response = app.make_response((render_template(
+                "error.html", code=exc.code, message=exc.description), exc.code))
+        # What the exception says beyond its body: `Allow` on a 405, `Retry-After` on a 429.
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(DatabaseUnavailable)
     def database_down(exc: DatabaseUnavailable):

@@ -23,8 +23,8 @@ DEFAULT_TEMPLATE = "standard"
 # Enough empty rows to start typing; "Add line" gives more.
 INITIAL_ROWS = 1
 
-_LINE_NAME = re.compile(r"^lines-(\d{1,4})-(\w+)$")
-_LINE_PATH = re.compile(r"^lines\[(\d+)\](?:\.(\w+))?$")
+_LINE_NAME = re.compile(r"^lines-([0-9]{1,4})-(\w+)$")
+_LINE_PATH = re.compile(r"^lines\[([0-9]+)\](?:\.(\w+))?$")
 _SUBMISSION_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 # Where errors go that belong to no single input (`lines` as a whole, an unknown field).
 LINES = "lines"
@@ -164,7 +164,7 @@ def label_for(name: str) -> str:
     """A human label for an input name, used in the error summary (`Line 2 quantity`)."""
     if name in FIELD_LABELS:
         return FIELD_LABELS[name]
-    match = re.match(r"^lines-(\d+)(?:-(\w+))?$", name)
+    match = re.match(r"^lines-([0-9]+)(?:-(\w+))?$", name)
     if match:
         row = int(match.group(1)) + 1
         part = match.group(2)

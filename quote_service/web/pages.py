@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     flash,
     g,
@@ -28,7 +27,7 @@ from flask import (
 
 from quote_service import db, pipeline, quotations
 from quote_service.app import services
-from quote_service.deliver.storage.base import StorageError
+from quote_service.deliver.resend_limits import ResendLimited
 from quote_service.domain.model import STATUSES, Event, Quotation
 from quote_service.domain.money import MINOR_UNITS, format_amount, plain_number
 from quote_service.domain.validation import (
@@ -45,9 +44,11 @@ from quote_service.submit.service import (
     form_key,
     submit,
 )
-from quote_service.web import forms
+from quote_service.web import actions, forms
+from quote_service.web.auth import current_scope
 from quote_service.web.csrf import check_csrf
 from quote_service.web.forms import QuotationForm
+from quote_service.web.params import whole_number
 
 logger = logging.getLogger("quote_service.web")
 
@@ -117,8 +118,8 @@ def create_quotation():
         form.add_line()
         return _render_form(form, focus=f"lines-{len(form.lines) - 1}-description")
     if action.startswith("remove_line:"):
-        index = action.removeprefix("remove_line:")
-        form.remove_line(int(index) if index.isdigit() else -1)
+        index = whole_number(action.removeprefix("remove_line:"), minimum=0)
+        form.remove_line(-1 if index is None else index)
         return _render_form(form)
 
     payload = form.to_payload()
@@ -176,11 +177,12 @@ def list_quotations():
     if status is not None and status not in STATUSES:
         abort(400, description=f"Unknown status {status!r}: use one of {', '.join(STATUSES)}.")
     raw_before = request.args.get("before") or None
-    if raw_before is not None and not (raw_before.isdigit() and int(raw_before) > 0):
+    before = whole_number(raw_before)
+    if raw_before is not None and before is None:
         abort(400, description="'before' must be a quotation id (a positive whole number).")
-    before = int(raw_before) if raw_before else None
     with db.transaction(services().pool) as conn:
-        page = quotations.list_page(conn, status=status, before=before, limit=PAGE_SIZE)
+        page = quotations.list_page(conn, status=status, before=before, limit=PAGE_SIZE,
+                                    scope=current_scope())
     older = None
     if page.more:
         older = url_for("pages.list_quotations", before=page.items[-1].id,
@@ -227,7 +229,7 @@ def progress(q: Quotation, events: list[Event], *, outcome_unknown: bool = False
 @bp.get("/quotations/<int:quotation_id>")
 def quotation_detail(quotation_id: int):
     with db.transaction(services().pool) as conn:
-        detail = quotations.get_detail(conn, quotation_id)
+        detail = quotations.get_detail(conn, quotation_id, current_scope())
     if detail is None:
         abort(404, description=f"Quotation {quotation_id} does not exist.")
     q = detail.quotation
@@ -240,6 +242,7 @@ def quotation_detail(quotation_id: int):
         lines=detail.lines,
         submitted_by=detail.submitted_by,
         deliveries=detail.deliveries,
+        links=detail.links,
         events=list(reversed(detail.events)),
         steps=progress(q, detail.events, outcome_unknown=parked is not None),
         parked=parked,
@@ -250,15 +253,18 @@ def quotation_detail(quotation_id: int):
     )
 
 
-def _operator_action(quotation_id: int, action: Any, done: str, verb: str):
+def _operator_action(quotation_id: int, action: actions.Action, done: str, verb: str):
     check_csrf()
     try:
-        with db.transaction(services().pool) as conn:
-            action(conn, quotation_id)
+        actions.run(quotation_id, action)
     except LookupError:
         abort(404, description=f"Quotation {quotation_id} does not exist.")
     except pipeline.NotAllowed as exc:
         flash(f"{verb} is not possible: {exc}.", "error")
+    except ResendLimited as exc:
+        minutes = math.ceil(exc.retry_after / 60)
+        flash(f"{verb} refused: {exc}. Try again in {minutes} minute"
+              f"{'s' if minutes != 1 else ''}.", "error")
     else:
         flash(done, "success")
     return redirect(url_for("pages.quotation_detail", quotation_id=quotation_id), 303)
@@ -266,48 +272,25 @@ def _operator_action(quotation_id: int, action: Any, done: str, verb: str):
 
 @bp.post("/quotations/<int:quotation_id>/retry")
 def retry_quotation(quotation_id: int):
-    return _operator_action(quotation_id, pipeline.retry,
+    return _operator_action(quotation_id, actions.retry,
                             "Retry queued: the quotation resumes from the step that failed.",
                             "Retry")
 
 
 @bp.post("/quotations/<int:quotation_id>/resend")
 def resend_quotation(quotation_id: int):
-    return _operator_action(quotation_id, pipeline.resend,
+    return _operator_action(quotation_id, actions.resend,
                             "Resend queued: the stored PDF will be emailed again.", "Resend")
 
 
-# --- the PDF ------------------------------------------------------------------------------------
-
-@bp.get("/quotations/<int:quotation_id>/pdf")
-def quotation_pdf(quotation_id: int):
-    """Who may read it was decided by the access policy (web/auth.py): a signed-in user, or
-    anyone holding the emailed link's token, whose check loaded the quotation already."""
-    q = g.get("pdf_quotation")
-    if q is None:
-        with db.transaction(services().pool) as conn:
-            q = quotations.get(conn, quotation_id)
-    if q is None:
-        abort(404, description=f"Quotation {quotation_id} does not exist.")
-    if q.pdf_key is None:
-        abort(404, description=f"The PDF of {q.number} is not ready yet.")
-    storage = services().storage
-    try:
-        url = storage.signed_url(q.pdf_key, filename=q.pdf_filename)
-        if url is not None:
-            response = redirect(url, 302)
-            response.headers["Cache-Control"] = "no-store"  # the signed URL expires
-            return response
-        data = storage.get(q.pdf_key)
-    except FileNotFoundError:
-        logger.error("quotation %s: PDF %s is recorded but missing from storage",
-                     q.id, q.pdf_key)
-        abort(404, description=f"The PDF of {q.number} is missing from storage.")
-    except StorageError as exc:
-        logger.error("quotation %s: could not read PDF %s: %s", q.id, q.pdf_key, exc)
-        abort(503, description="The PDF cannot be read right now; try again shortly.")
-    response = Response(data, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'inline; filename="{q.pdf_filename}"'
-    response.headers["Cache-Control"] = "private, max-age=300"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+@bp.post("/quotations/<int:quotation_id>/links/revoke")
+def revoke_links(quotation_id: int):
+    """One email's customer link (`delivery_id` in the form), or all of the quotation's."""
+    raw = request.form.get("delivery_id") or None
+    delivery_id = whole_number(raw)
+    if raw is not None and delivery_id is None:
+        abort(400, description="'delivery_id' must be a delivery id.")
+    which = "This email's link was" if delivery_id else "The links of every email were"
+    return _operator_action(quotation_id, actions.revoke_links(delivery_id),
+                            f"{which} withdrawn: opening them now says how to ask for a new "
+                            "one.", "Withdrawing the link")

@@ -15,6 +15,7 @@ from quote_service import db, pipeline
 from quote_service.app import services
 from quote_service.deliver.mail import webhook
 from quote_service.web.errors import json_error
+from quote_service.web.params import whole_number
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 logger = logging.getLogger("quote_service.web")
@@ -38,9 +39,8 @@ def sendgrid_events():
     applied = 0
     with db.transaction(services().pool) as conn:
         for item in events:
-            try:
-                delivery_id = int(item.get("delivery_id", ""))
-            except (TypeError, ValueError):
+            delivery_id = whole_number(str(item.get("delivery_id", "")))
+            if delivery_id is None:
                 continue  # not one of ours (or sent before custom args existed)
             message_id = str(item.get("sg_message_id", "")).split(".")[0] or None
             applied += pipeline.apply_provider_event(

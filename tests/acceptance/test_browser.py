@@ -58,7 +58,10 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def open_page(browser, stack) -> Iterator[Callable[..., Page]]:
     """`open_page(javascript=True)`: a fresh browser context on the stack's web server (started
-    on first use). Errors a page throws or logs fail the test."""
+    on first use). Errors a page throws or logs fail the test, and so does a page served
+    without the Content Security Policy: every test runs the pages under it, so a script or
+    style it blocks shows up as a logged error ("... violates the following Content Security
+    Policy directive ...")."""
     contexts = []
     errors: list[str] = []
 
@@ -73,6 +76,10 @@ def open_page(browser, stack) -> Iterator[Callable[..., Page]]:
         page.on("pageerror", lambda exc: errors.append(f"{page.url}: {exc}"))
         page.on("console", lambda msg: msg.type == "error" and errors.append(
             f"{page.url}: {msg.text}"))
+        page.on("response", lambda response: response.request.resource_type == "document"
+                and "frame-ancestors 'none'" not in response.headers.get(
+                    "content-security-policy", "")
+                and errors.append(f"{response.url}: served without the CSP"))
         return page
 
     yield open_
@@ -275,3 +282,40 @@ def test_admin_sees_a_failed_job_on_the_dashboard_and_retries_it(open_page, stac
     expect(page.locator("[data-queue='documents'][data-status='succeeded']")).to_have_text("1")
     expect(failed_row.locator(".dash-error")).to_contain_text("StorageError")
     screenshot(page, "dashboard")
+
+
+def test_the_csp_stops_injected_scripts_and_framing(browser, stack, make_user):
+    """What the policy is for, in the browser itself: a script injected into a page does not
+    run (a violation is reported instead), and another site cannot frame the pages."""
+    stack.start_web()
+    context = browser.new_context(base_url=stack.base_url, viewport=VIEWPORT)
+    try:
+        page = context.new_page()
+        blocked: list[str] = []
+        page.on("console", lambda msg: "Content Security Policy" in msg.text
+                and blocked.append(msg.text))
+        sign_in(page, "/quotations", make_user("viewer").email)
+        ran = page.evaluate("""() => new Promise(resolve => {
+            document.addEventListener("securitypolicyviolation",
+                event => resolve(["blocked", event.violatedDirective]));
+            const script = document.createElement("script");
+            script.textContent = "window.injected = true";
+            document.body.append(script);
+            const button = document.createElement("button");
+            button.setAttribute("onclick", "window.injected = true");
+            document.body.append(button);
+            button.click();
+            setTimeout(() => resolve(["ran", String(window.injected)]), 2000);
+        })""")
+        assert ran[0] == "blocked" and ran[1].startswith("script-src"), ran
+        assert page.evaluate("window.injected") is None
+        assert any("inline" in text and "has been blocked" in text for text in blocked), blocked
+
+        framing = context.new_page()
+        framing.set_content(f'<iframe src="{stack.base_url}/login"></iframe>')
+        framing.wait_for_timeout(1000)
+        frame = framing.frames[-1]
+        assert frame.url.startswith("chrome-error://"), frame.url  # refused, not rendered
+        assert "Sign in" not in frame.content()
+    finally:
+        context.close()

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 import subprocess
+import urllib.request
 
 import pytest
 
@@ -65,7 +67,12 @@ def test_submitted_quotation_becomes_a_pdf_and_one_email(stack, settings):
     assert [a.get_filename() for a in attachments] == [f"{detail['number']}.pdf"]
     assert attachments[0].get_content() == pdf.read_bytes()
     body = message.get_body(("plain",)).get_content()
-    assert f"/quotations/{detail['id']}/pdf?token=" in body
+    # The email's own link opens the PDF for the customer, with no account, on the real server.
+    link = re.search(r"http://\S+/q/([A-Za-z0-9_-]{43})", body)
+    assert link and link.group(0).startswith(stack.base_url), body
+    with urllib.request.urlopen(link.group(0)) as response:
+        assert response.status == 200 and response.read() == pdf.read_bytes()
+    assert detail["deliveries"][0]["link"]["state"] == "active"
     assert detail["deliveries"][0]["state"] == "accepted"
     assert detail["deliveries"][0]["provider_message_id"] == message["Message-ID"]
 

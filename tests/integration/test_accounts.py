@@ -84,8 +84,8 @@ def test_list_set_role_deactivate_activate(run, conn):
     assert listing[0].split("\t")[1:4] == ["ann@example.com", "admin", "active"]
     assert listing[1].split("\t")[1:4] == ["bob@example.com", "viewer", "deactivated"]
     assert run(users_cli, "activate", "bob@example.com").exit_code == 0
-    assert conn.execute("SELECT active, session_version FROM users WHERE email = "
-                        "'bob@example.com'").fetchone() == (True, 3)
+    assert conn.execute("SELECT active FROM users WHERE email = "
+                        "'bob@example.com'").fetchone() == (True,)
     missing = run(users_cli, "deactivate", "nobody@example.com")
     assert missing.exit_code == 1 and "no user with email nobody@example.com" in missing.output
 
@@ -95,8 +95,8 @@ def test_set_password_ends_sessions_and_replaces_the_hash(run, conn):
     result = run(users_cli, "set-password", "ann@example.com", "--password-stdin",
                  input="another long passphrase\n")
     assert result.exit_code == 0, result.output
-    stored, version = conn.execute("SELECT password_hash, session_version FROM users").fetchone()
-    assert passwords.verify(stored, "another long passphrase").ok and version == 2
+    stored = conn.execute("SELECT password_hash FROM users").fetchone()[0]
+    assert passwords.verify(stored, "another long passphrase").ok
 
 
 def test_token_is_printed_once_and_stored_only_as_its_sha256(run, conn):
@@ -229,3 +229,34 @@ def test_a_hash_with_old_parameters_is_upgraded_at_sign_in(services, conn):
         "SELECT password_hash, last_login_at FROM users").fetchone()
     assert stored != weak and passwords.verify(stored, PASSWORD) == passwords.Verification(True)
     assert last_login is not None
+
+
+def test_end_sessions_signs_a_user_out_everywhere(run, conn, app):
+    from quote_service.accounts import sessions, users
+    from quote_service.web.auth import start_session
+
+    create(run)
+    browser = app.test_client()
+    with browser.session_transaction() as store:
+        start_session(store, conn, users.get_by_email(conn, "ann@example.com"),
+                      ip="198.51.100.4", user_agent="Firefox")
+    assert browser.get("/quotations").status_code == 200
+    listing = run(users_cli, "sessions", "ann@example.com").stdout
+    assert "198.51.100.4\tFirefox" in listing and len(listing.splitlines()) == 1
+    result = run(users_cli, "end-sessions", "ann@example.com")
+    assert result.exit_code == 0 and "every session of ann@example.com has ended" in result.output
+    assert browser.get("/quotations").status_code == 302
+    assert sessions.list_open(conn, "ann@example.com") == []
+    assert run(users_cli, "sessions", "ann@example.com").stdout == ""
+
+
+def test_teams_are_set_listed_and_cleared(run, conn):
+    assert create(run, "ann@example.com", "sales", "--team", "north").exit_code == 0
+    assert run(users_cli, "list").stdout.split("\t")[-1].strip() == "team north"
+    result = run(users_cli, "set-team", "ann@example.com", "south")
+    assert result.exit_code == 0 and "is in team south" in result.output
+    assert run(users_cli, "set-team", "ann@example.com", "").output.strip() == (
+        "ann@example.com is in no team")
+    assert conn.execute("SELECT team FROM users").fetchone() == (None,)
+    refused = create(run, "bob@example.com", "sales", "--team", "a\tb")
+    assert refused.exit_code == 1 and "one line" in refused.output

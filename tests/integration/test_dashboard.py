@@ -7,6 +7,7 @@ import re
 import pytest
 
 from quote_service import db, pipeline, queue
+from quote_service.deliver.resend_limits import ResendLimits
 from quote_service.deliver.step import fail_delivery
 from quote_service.web import dashboard
 from tests.support.queue_states import (
@@ -438,7 +439,7 @@ def test_emails_awaiting_reconciliation_are_listed_with_their_count(client, serv
     settled, settled_delivery = parked_delivering(services, conn)
     pipeline.apply_provider_event(conn, settled_delivery, "delivered", "msg-1", None)
     resent, _ = parked_delivering(services, conn)
-    pipeline.resend(conn, resent.id)
+    pipeline.resend(conn, resent.id, limits=ResendLimits())
 
     section = reconcile_section(client.get("/dashboard").get_data(as_text=True))
     assert re.search(r'data-reconcile-count data-shown="2">2<', section)

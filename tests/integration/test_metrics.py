@@ -10,6 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from quote_service import pipeline
 from quote_service.app import create_app
+from quote_service.deliver.resend_limits import ResendLimits
 from tests.support.queue_states import (
     add_worker,
     fail_last_attempt,
@@ -104,7 +105,8 @@ def test_emails_awaiting_reconciliation_are_a_gauge(client, services, conn):
     parked_delivering(services, conn)
     parked_failed(services, conn)
     resent, _ = parked_delivering(services, conn)
-    pipeline.resend(conn, resent.id)  # settled by a deliberate resend: its new email is pending
+    # Settled by a deliberate resend: its new email is pending.
+    pipeline.resend(conn, resent.id, limits=ResendLimits())
     _, delivery_id = parked_delivering(services, conn)
     pipeline.apply_provider_event(conn, delivery_id, "processed", "msg-1", None)
 

@@ -12,6 +12,7 @@ import pytest
 
 from quote_service import pipeline
 from quote_service.config import PROJECT_ROOT
+from quote_service.deliver.resend_limits import ResendLimits
 from tests.support.queue_states import (
     add_worker,
     fail_last_attempt,
@@ -109,7 +110,7 @@ def test_deliveries_awaiting_reconciliation_are_each_quotations_latest_unknown_o
     delivering, first = parked_delivering(services, conn)
     failed, second = parked_failed(services, conn)
     resent, _ = parked_delivering(services, conn)
-    pipeline.resend(conn, resent.id)
+    pipeline.resend(conn, resent.id, limits=ResendLimits())
     _, settled_delivery = parked_delivering(services, conn)
     pipeline.apply_provider_event(conn, settled_delivery, "delivered", "msg-1", None)
 

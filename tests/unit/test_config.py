@@ -47,6 +47,7 @@ STRONG_KEY = "x" * 32
     {"PUBLIC_BASE_URL": "http://10.0.0.5:8000", "SECRET_KEY": " " * 40},
     {"PUBLIC_BASE_URL": "http://0.0.0.0:8000"},
     {"PUBLIC_BASE_URL": "http://localhost.example.com"},
+    {"TRUSTED_PROXIES": "1"},
 ])
 def test_a_public_address_needs_a_real_secret_key(env):
     with pytest.raises(ConfigError) as info:
@@ -65,3 +66,25 @@ def test_a_public_address_needs_a_real_secret_key(env):
 ])
 def test_the_development_key_is_accepted_on_this_machine_only(env):
     assert Settings.from_env(env).public_base_url
+
+
+@pytest.mark.parametrize("addresses, shown", [
+    ([("0.0.0.0", 8000)], "0.0.0.0:8000"),
+    ([("127.0.0.1", 8000), ("192.0.2.10", 8000)], "192.0.2.10:8000"),
+    ([("::", 8000, 0, 0)], "[::]:8000"),
+    (["/run/quote-service.sock"], "unix:/run/quote-service.sock"),
+])
+def test_the_development_key_is_refused_when_listening_beyond_loopback(addresses, shown):
+    settings = Settings.from_env({})  # PUBLIC_BASE_URL left at its local default
+    with pytest.raises(ConfigError) as info:
+        settings.check_listening(addresses)
+    assert str(info.value).startswith("SECRET_KEY is unset or the public development value")
+    assert f"listens on {shown}" in str(info.value)
+    with pytest.raises(ConfigError, match="too short"):
+        Settings.from_env({"SECRET_KEY": "x" * 31}).check_listening(addresses)
+    Settings.from_env({"SECRET_KEY": STRONG_KEY}).check_listening(addresses)
+
+
+def test_loopback_sockets_take_the_development_key():
+    Settings.from_env({}).check_listening([("127.0.0.1", 8000), ("::1", 8000, 0, 0),
+                                           ("::ffff:127.0.0.1", 8000, 0, 0)])

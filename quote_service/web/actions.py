@@ -1,0 +1,43 @@
+"""What a signed-in user does to a quotation, the same from the API and from the pages: the
+quotation must be in the user's scope (else LookupError, a 404), the pipeline does the work,
+and the user's email goes into the event, so the audit trail says who did what."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+from flask import g
+
+from quote_service import db, links, pipeline, quotations
+from quote_service.app import services
+from quote_service.deliver.resend_limits import ResendLimits
+from quote_service.web.auth import current_scope
+
+Action = Callable[[psycopg.Connection, int], Any]
+
+
+def run(quotation_id: int, action: Action) -> Any:
+    """Run `action` on a quotation the user may act on, in one transaction; raise
+    LookupError, pipeline.NotAllowed or ResendLimited."""
+    with db.transaction(services().pool) as conn:
+        quotations.require(conn, quotation_id, current_scope())
+        return action(conn, quotation_id)
+
+
+def retry(conn: psycopg.Connection, quotation_id: int) -> Any:
+    return pipeline.retry(conn, quotation_id, by=g.user.email)
+
+
+def resend(conn: psycopg.Connection, quotation_id: int) -> Any:
+    return pipeline.resend(conn, quotation_id, by=g.user.email,
+                           limits=ResendLimits.from_settings(services().settings))
+
+
+def revoke_links(delivery_id: int | None = None) -> Action:
+    """Withdraw the customer links of a quotation's emails, or of one of them."""
+    def revoke(conn: psycopg.Connection, quotation_id: int) -> list[int]:
+        return links.revoke(conn, quotation_id, delivery_id=delivery_id, by=g.user.email)
+
+    return revoke
