@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import psycopg
 from procrastinate import BaseRetryStrategy
@@ -37,10 +38,22 @@ def _end_delivery(conn: psycopg.Connection, job: Job, error: str) -> None:
     fail_delivery(conn, job.task_kwargs["delivery_id"], error, job.id)
 
 
-# The pipeline's tasks: the step each one runs, and what else its last failure ends.
-STEPS: dict[str, tuple[str, Callable[[psycopg.Connection, Job, str], None] | None]] = {
-    queue.GENERATE_PDF.task_name: (pipeline.GENERATE, None),
-    queue.SEND_QUOTATION.task_name: (pipeline.SEND, _end_delivery),
+@dataclass(frozen=True)
+class Step:
+    """What a task's failures touch: the step named in events and `last_error`, whether its
+    last failure fails the quotation, and what else it ends."""
+
+    name: str
+    fails_quotation: bool
+    end: Callable[[psycopg.Connection, Job, str], None] | None
+
+
+# The pipeline's tasks. An email about an answer that cannot be sent ends failed itself; the
+# quotation, answered, stays as it is.
+STEPS: dict[str, Step] = {
+    queue.GENERATE_PDF.task_name: Step(pipeline.GENERATE, True, None),
+    queue.SEND_QUOTATION.task_name: Step(pipeline.SEND, True, _end_delivery),
+    queue.SEND_ANSWER_EMAIL.task_name: Step("answer_email", False, _end_delivery),
 }
 
 def describe(exc: BaseException) -> str:
@@ -62,16 +75,17 @@ def record_failure(conn: psycopg.Connection, job: Job, error: str, traceback: st
         fail_quotation(conn, job, error)
     else:
         pipeline.event(conn, quotation_id, "attempt_failed", job_id=job.id,
-                       step=STEPS[job.task_name][0], attempt=attempt, error=error)
+                       step=STEPS[job.task_name].name, attempt=attempt, error=error)
 
 
 def fail_quotation(conn: psycopg.Connection, job: Job, error: str) -> None:
-    """The last attempt of a pipeline job failed: its quotation is `failed`, and what else
-    its step started is ended."""
-    step, end = STEPS[job.task_name]
-    pipeline.mark_failed(conn, job.task_kwargs["quotation_id"], step, error, job.id)
-    if end is not None:
-        end(conn, job, error)
+    """The last attempt of a pipeline job failed: its quotation is `failed` (unless the step
+    is about an answer), and what else its step started is ended."""
+    step = STEPS[job.task_name]
+    if step.fails_quotation:
+        pipeline.mark_failed(conn, job.task_kwargs["quotation_id"], step.name, error, job.id)
+    if step.end is not None:
+        step.end(conn, job, error)
 
 
 def settle_stalled_job(pool: ConnectionPool, job: Job, strategy: BaseRetryStrategy | None
@@ -148,5 +162,5 @@ def _still_abandoned(conn: psycopg.Connection, job: Job) -> bool:
     """Under the quotation's lock: still in a step, and no job of it waiting or running."""
     quotation = pipeline.lock_quotation(conn, job.task_kwargs["quotation_id"])
     lock = queue.quotation_lock(quotation.id)
-    return (quotation.status in ("queued", "generating", "delivering")
+    return (quotation.status in ("draft", "queued", "generating", "delivering")
             and db.fetch_one(conn, "active_job_for_lock", lock=lock) is None)

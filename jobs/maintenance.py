@@ -11,6 +11,9 @@
   jobs older than JOB_RETENTION_HOURS (168, a week) are deleted; what must last is kept
   elsewhere and never deleted here: quotations, their events, deliveries and job_failures.
 
+- `expire_quotations`, every minute: a quotation past its `valid_until` day (in TIME_ZONE)
+  without an answer is `expired`, with an event; in bounded batches.
+
 These were periodic jobs on a `maintenance` queue. As jobs they waited behind a backlog like
 any other, so dead workers' jobs were recovered last exactly when the system was loaded, and
 the check alone left a row in the queue every 15 s. Every worker now runs them as side tasks;
@@ -30,10 +33,13 @@ import procrastinate
 from jobs import failures
 from jobs.application import app, services, settings
 from jobs.worker import Routine
+from quote_service import db
 
 logger = logging.getLogger("quote_service.jobs.maintenance")
 
 RETENTION_EVERY_SECONDS = 3600
+EXPIRY_EVERY_SECONDS = 60
+EXPIRY_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -75,7 +81,27 @@ async def delete_finished_jobs(app: procrastinate.App) -> str:
     return f"deleted jobs finished more than {settings.job_retention_hours} h ago"
 
 
+async def expire_quotations(app: procrastinate.App) -> str:
+    """Expire what is due, a batch per transaction (each short, the rows locked briefly)."""
+
+    def run() -> int:
+        expired = 0
+        while True:
+            with db.transaction(services().pool) as conn:
+                batch = len(db.fetch_all(conn, "expire_quotations",
+                                         time_zone=settings.time_zone, limit=EXPIRY_BATCH))
+            expired += batch
+            if batch < EXPIRY_BATCH:
+                return expired
+
+    expired = await asyncio.to_thread(run)
+    if expired:
+        logger.info("%d quotation(s) expired", expired)
+    return f"{expired} quotation(s) expired"
+
+
 app.maintenance.extend([
     Routine("recover_stalled_jobs", settings.stalled_check_seconds, recover_stalled_jobs),
     Routine("delete_finished_jobs", RETENTION_EVERY_SECONDS, delete_finished_jobs),
+    Routine("expire_quotations", EXPIRY_EVERY_SECONDS, expire_quotations),
 ])

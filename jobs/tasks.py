@@ -158,3 +158,13 @@ def send_quotation(context: procrastinate.JobContext, quotation_id: int, deliver
                    ) -> str:
     return _run(context, quotation_id,
                 lambda attempt: send_step(services(), quotation_id, delivery_id, attempt))
+
+
+@app.task(name=queue.SEND_ANSWER_EMAIL.task_name, queue=queue.SEND_ANSWER_EMAIL.queue,
+          retry=retry_strategy, pass_context=True)
+def send_answer_email(context: procrastinate.JobContext, quotation_id: int, delivery_id: int
+                      ) -> str:
+    """The same step as send_quotation, for an email about the customer's answer: its last
+    failure ends the delivery, not the quotation (jobs.failures)."""
+    return _run(context, quotation_id,
+                lambda attempt: send_step(services(), quotation_id, delivery_id, attempt))

@@ -37,8 +37,11 @@ def create_app(settings: Settings | None = None, config: dict[str, Any] | None =
 
     from quote_service.web import (
         api,
+        api_customers,  # noqa: F401  (its routes join the API's blueprint)
         auth,
         csrf,
+        customer,
+        customers_pages,  # noqa: F401  (its pages join the pages' blueprint)
         dashboard,
         dashboard_workers,  # noqa: F401  (its pages join the dashboard's blueprint)
         errors,
@@ -47,6 +50,7 @@ def create_app(settings: Settings | None = None, config: dict[str, Any] | None =
         metrics,
         pages,
         pdf,
+        quotation_changes,  # noqa: F401  (its pages join the pages' blueprint)
         resends,
         webhooks,
     )
@@ -58,6 +62,7 @@ def create_app(settings: Settings | None = None, config: dict[str, Any] | None =
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(pdf.bp)
+    app.register_blueprint(customer.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(resends.bp)

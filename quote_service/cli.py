@@ -87,7 +87,8 @@ def status(quotation_id: int | None, status_filter: str | None, limit: int) -> N
     """One quotation's pipeline, or the latest quotations."""
     with connection() as conn:
         if quotation_id is None:
-            page = quotations.list_page(conn, status=status_filter, before=None, limit=limit)
+            page = quotations.list_page(conn, filter=quotations.Filter(status=status_filter),
+                                        before=None, limit=limit)
             for q in page.items:
                 click.echo(f"{q.id}\t{q.number}\t{q.status:<10}\t"
                            f"{plain_amount(q.total, q.currency)} {q.currency}\t{q.customer_name}")

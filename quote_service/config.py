@@ -7,8 +7,10 @@ naming the variable instead of a traceback deep inside a job.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import ipaddress
 import os
+import zoneinfo
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -80,6 +82,18 @@ def _socket_name(address: Any) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+def _time_zone(env: Mapping[str, str]) -> str:
+    """TIME_ZONE: an IANA name (Europe/Berlin); a quotation expires at the end of its
+    valid_until day there."""
+    name = (env.get("TIME_ZONE") or "UTC").strip()
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"TIME_ZONE={name!r} is invalid: expected a time zone such as "
+                          "Europe/Berlin or UTC") from None
+    return name
+
+
 def _path(env: Mapping[str, str], name: str, default: str) -> Path:
     path = Path(env.get(name) or default)
     return path if path.is_absolute() else PROJECT_ROOT / path
@@ -126,6 +140,7 @@ class Settings:
     resend_limit_per_recipient: int = 5
     resend_window_seconds: int = 3600
     pdf_link_days: int = 90
+    time_zone: str = "UTC"
     company_name: str = "Northwind Supplies Ltd"
     company_address: str = "12 Harbour Road\nBristol BS1 4XX\nUnited Kingdom"
     log_format: str = "text"
@@ -170,12 +185,17 @@ class Settings:
             resend_limit_per_recipient=_number(env, "RESEND_LIMIT_PER_RECIPIENT", 5, int, 1),
             resend_window_seconds=_number(env, "RESEND_WINDOW_SECONDS", 3600, int, 1),
             pdf_link_days=_number(env, "PDF_LINK_DAYS", 90, int, 1),
+            time_zone=_time_zone(env),
             company_name=env.get("COMPANY_NAME") or cls.company_name,
             company_address=(env.get("COMPANY_ADDRESS") or cls.company_address).replace("\\n", "\n"),
             log_format=_choice(env, "LOG_FORMAT", "text", ("text", "json")),
         )
         settings.check()
         return settings
+
+    def today(self) -> dt.date:
+        """Today's date in TIME_ZONE: what `valid_until` is compared with."""
+        return dt.datetime.now(zoneinfo.ZoneInfo(self.time_zone)).date()
 
     def check(self) -> None:
         """Cross-field checks: a backend chosen without what it needs, a guessable secret key."""

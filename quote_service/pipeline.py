@@ -17,7 +17,7 @@ from quote_service import db, queue
 from quote_service.deliver import resend_limits
 from quote_service.deliver.resend_limits import ResendLimits
 from quote_service.deliver.storage.base import StoredObject
-from quote_service.domain.model import Delivery, Quotation
+from quote_service.domain.model import QUOTATION_EMAILS, Delivery, Quotation
 
 GENERATE = "generate"
 SEND = "send"
@@ -62,7 +62,8 @@ def awaiting_reconciliation(deliveries: Sequence[Delivery]) -> Delivery | None:
     the email may or may not have gone out, and nothing will move the quotation on except a
     provider event (`apply_provider_event`) or an operator's deliberate `resend`. The view
     `deliveries_awaiting_reconciliation` applies the same rule in SQL."""
-    latest = deliveries[-1] if deliveries else None
+    own = [d for d in deliveries if d.carries_quotation]
+    latest = own[-1] if own else None
     return latest if latest is not None and latest.state == "unknown" else None
 
 
@@ -82,21 +83,50 @@ def begin_generation(conn: psycopg.Connection, quotation_id: int, job_id: int | 
 
 
 def record_pdf(conn: psycopg.Connection, quotation: Quotation, stored: StoredObject,
-               job_id: int | None, *, reused: bool = False) -> Delivery:
-    """Record the stored PDF, create the first delivery and defer its job: one transaction."""
+               job_id: int | None, *, reused: bool = False) -> Delivery | None:
+    """Record the stored PDF and, unless the quotation is a draft (then it is `ready`, its PDF
+    waiting for someone to send it), create the first delivery and defer its job: one
+    transaction."""
+    status = "ready" if quotation.draft else "delivering"
     db.execute(conn, "record_pdf", id=quotation.id, pdf_key=stored.key,
-               pdf_sha256=stored.sha256, pdf_size=stored.size)
-    event(conn, quotation.id, "pdf_stored", status="delivering", job_id=job_id,
+               pdf_sha256=stored.sha256, pdf_size=stored.size, status=status)
+    event(conn, quotation.id, "pdf_stored", status=status, job_id=job_id,
           key=stored.key, sha256=stored.sha256, size=stored.size, reused=reused)
-    return _new_delivery(conn, quotation, "initial")
+    return None if quotation.draft else _new_delivery(conn, quotation, "initial")
 
 
-def _new_delivery(conn: psycopg.Connection, quotation: Quotation, kind: str) -> Delivery:
+def send_ready(conn: psycopg.Connection, quotation_id: int, *, by: str | None = None
+               ) -> Delivery:
+    """Email a `ready` quotation's stored PDF (no second conversion): its first delivery."""
+    quotation = lock_quotation(conn, quotation_id)
+    if quotation.status != "ready":
+        raise NotAllowed(f"only a ready quotation (a draft with its PDF) can be sent; this one "
+                         f"is {quotation.status}")
+    ensure_no_active_job(conn, quotation_id)
+    db.execute(conn, "set_status", id=quotation_id, status="delivering")
+    delivery = _new_delivery(conn, quotation, "initial")
+    event(conn, quotation_id, "send_requested", status="delivering", **actor(by),
+          delivery_id=delivery.id)
+    return delivery
+
+
+def new_answer_email(conn: psycopg.Connection, quotation: Quotation, kind: str,
+                     recipient: str) -> Delivery:
+    """An email about the customer's answer (`answer_confirmation` to the customer,
+    `answer_notice` to the sales user), sent once like the quotation's own."""
+    return _new_delivery(conn, quotation, kind, recipient)
+
+
+def _new_delivery(conn: psycopg.Connection, quotation: Quotation, kind: str,
+                  recipient: str | None = None) -> Delivery:
     delivery = Delivery.from_row(db.fetch_one(
         conn, "insert_delivery", quotation_id=quotation.id, kind=kind,
-        recipient=quotation.customer_email,
+        recipient=recipient or quotation.customer_email,
     ))
-    queue.defer_send_quotation(conn, quotation.id, delivery.id)
+    if delivery.carries_quotation:
+        queue.defer_send_quotation(conn, quotation.id, delivery.id)
+    else:
+        queue.defer_send_answer_email(conn, quotation.id, delivery.id)
     return delivery
 
 
@@ -113,10 +143,17 @@ def begin_sending(conn: psycopg.Connection, delivery: Delivery, provider: str,
 
 def record_sent(conn: psycopg.Connection, delivery: Delivery, message_id: str,
                 job_id: int | None, *, recovered: bool = False) -> None:
+    """The provider took the email. The quotation's own makes it `sent`; one about an answer
+    changes only its delivery."""
     db.execute(conn, "accept_delivery", id=delivery.id, message_id=message_id)
-    db.execute(conn, "mark_sent", id=delivery.quotation_id)
-    event(conn, delivery.quotation_id, "sent", status="sent", job_id=job_id,
-          delivery_id=delivery.id, message_id=message_id, recovered=recovered)
+    if delivery.carries_quotation:
+        db.execute(conn, "mark_sent", id=delivery.quotation_id)
+        event(conn, delivery.quotation_id, "sent", status="sent", job_id=job_id,
+              delivery_id=delivery.id, message_id=message_id, recovered=recovered)
+    else:
+        event(conn, delivery.quotation_id, f"{delivery.kind}_sent", job_id=job_id,
+              delivery_id=delivery.id, recipient=delivery.recipient, message_id=message_id,
+              recovered=recovered)
 
 
 def record_delivery_state(conn: psycopg.Connection, delivery: Delivery, state: str,
@@ -146,7 +183,7 @@ def mark_failed(conn: psycopg.Connection, quotation_id: int, step: str, error: s
 
 # --- operator actions -------------------------------------------------------------------------
 
-def _no_active_job(conn: psycopg.Connection, quotation_id: int) -> None:
+def ensure_no_active_job(conn: psycopg.Connection, quotation_id: int) -> None:
     row = db.fetch_one(conn, "active_job_for_lock", lock=queue.quotation_lock(quotation_id))
     if row is not None:
         raise NotAllowed(f"job {row['id']} ({row['task_name']}) is already {row['status']}")
@@ -166,8 +203,9 @@ def retry(conn: psycopg.Connection, quotation_id: int, *, by: str | None = None)
     quotation = lock_quotation(conn, quotation_id)
     if quotation.status != "failed":
         raise NotAllowed(f"only failed quotations can be retried (this one is {quotation.status})")
-    _no_active_job(conn, quotation_id)
-    deliveries = db.fetch_all(conn, "get_deliveries", quotation_id=quotation_id)
+    ensure_no_active_job(conn, quotation_id)
+    deliveries = [d for d in db.fetch_all(conn, "get_deliveries", quotation_id=quotation_id)
+                  if d["kind"] in QUOTATION_EMAILS]
     if deliveries and deliveries[-1]["state"] in OUTCOME_UNKNOWN_STATES:
         raise NotAllowed("the last email's outcome is unknown: check the provider, "
                          "then resend deliberately")
@@ -192,7 +230,7 @@ def resend(conn: psycopg.Connection, quotation_id: int, *, limits: ResendLimits,
     quotation = lock_quotation(conn, quotation_id)
     if quotation.pdf_key is None:
         raise NotAllowed("the quotation has no PDF yet")
-    _no_active_job(conn, quotation_id)
+    ensure_no_active_job(conn, quotation_id)
     resend_limits.check(conn, quotation, limits)
     db.execute(conn, "set_status", id=quotation_id, status="delivering")
     delivery = _new_delivery(conn, quotation, "resend")

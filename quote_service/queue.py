@@ -31,6 +31,8 @@ class Step:
 
 GENERATE_PDF = Step("generate_pdf", "documents", priority=0)
 SEND_QUOTATION = Step("send_quotation", "delivery", priority=10)
+# The emails about a customer's answer: to the customer, and to the sales user.
+SEND_ANSWER_EMAIL = Step("send_answer_email", "delivery", priority=10)
 QUEUES = (GENERATE_PDF.queue, SEND_QUOTATION.queue)
 # procrastinate's job statuses ("aborting" is a transient request, shown with "doing").
 JOB_STATUSES = ("todo", "doing", "succeeded", "failed", "cancelled", "aborted")
@@ -109,3 +111,8 @@ def defer_generate_pdf(conn: psycopg.Connection, quotation_id: int) -> int:
 
 def defer_send_quotation(conn: psycopg.Connection, quotation_id: int, delivery_id: int) -> int:
     return defer(conn, SEND_QUOTATION, quotation_id, delivery_id=delivery_id)
+
+
+def defer_send_answer_email(conn: psycopg.Connection, quotation_id: int, delivery_id: int
+                            ) -> int:
+    return defer(conn, SEND_ANSWER_EMAIL, quotation_id, delivery_id=delivery_id)

@@ -1,4 +1,5 @@
-"""The `send_quotation` step: email the stored PDF once, and record what the provider said.
+"""The `send_quotation` step: email the stored PDF once, and record what the provider said;
+the same for the emails about a customer's answer (`send_answer_email`), which carry no PDF.
 
 Exactly once: the delivery is marked `sending` (committed) before the request leaves. If an
 attempt finds it still `sending`, an earlier attempt died mid-send: a backend that can tell
@@ -11,7 +12,7 @@ it sends nothing.
 from __future__ import annotations
 
 from quote_service import db, links, pipeline
-from quote_service.deliver.email import compose
+from quote_service.deliver.email import compose, compose_answer_email
 from quote_service.deliver.mail.base import MailOutcomeUnknown, MailRejected, MailRetryLater
 from quote_service.domain.model import Quotation
 from quote_service.queue import Attempt, claim, job_id_of
@@ -42,15 +43,22 @@ def send_quotation(services: Services, quotation_id: int, delivery_id: int,
                 return f"delivery {delivery_id} parked as unknown"
         quotation = Quotation.from_row(db.fetch_one(conn, "get_quotation", id=quotation_id))
 
-    pdf = services.storage.get(quotation.pdf_key)
-    with db.transaction(services.pool) as conn:
-        claim(conn, attempt)
-        # The email's link is written with the `sending` mark: the stored hash is the one in
-        # the email that leaves (an earlier attempt's email did not, or we would not be here).
-        token = links.issue(conn, delivery, days=services.settings.pdf_link_days)
-        pipeline.begin_sending(conn, delivery, mailer.name, job_id)
-    email = compose(services.settings, quotation, delivery, pdf,
-                    links.public_url(services.settings, token))
+    if delivery.carries_quotation:
+        pdf = services.storage.get(quotation.pdf_key)
+        with db.transaction(services.pool) as conn:
+            claim(conn, attempt)
+            # The email's link is written with the `sending` mark: the stored hash is the one
+            # in the email that leaves (an earlier attempt's email did not, or we would not be
+            # here).
+            token = links.issue(conn, delivery, days=services.settings.pdf_link_days)
+            pipeline.begin_sending(conn, delivery, mailer.name, job_id)
+        email = compose(services.settings, quotation, delivery, pdf,
+                        links.public_url(services.settings, token))
+    else:
+        with db.transaction(services.pool) as conn:
+            claim(conn, attempt)
+            pipeline.begin_sending(conn, delivery, mailer.name, job_id)
+        email = compose_answer_email(services.settings, quotation, delivery)
     try:
         result = mailer.send(email)
     except MailRetryLater as exc:
@@ -64,7 +72,8 @@ def send_quotation(services: Services, quotation_id: int, delivery_id: int,
         return f"delivery {delivery_id} parked as unknown: {exc}"
     with db.transaction(services.pool) as conn:
         pipeline.record_sent(conn, delivery, result.message_id, job_id)
-    return f"sent {quotation.number} to {delivery.recipient} as {result.message_id}"
+    return (f"sent {quotation.label} ({delivery.kind}) to {delivery.recipient} as "
+            f"{result.message_id}")
 
 
 def _record(services: Services, delivery, state: str, error: str, job_id: int | None) -> None:

@@ -8,7 +8,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Self
 
-STATUSES = ("queued", "generating", "delivering", "sent", "failed")
+# draft -> generating -> ready -> delivering -> sent, or queued -> generating -> delivering ->
+# sent; failed from any step; expired (past valid_until, unanswered); superseded (revised).
+STATUSES = ("draft", "queued", "generating", "ready", "delivering", "sent", "failed",
+            "expired", "superseded")
+# The customer's answer; the lists' status filter also takes these, to select by answer.
+ANSWERS = ("accepted", "declined")
+# A quotation's own emails; the others are about an answer (deliveries.kind).
+QUOTATION_EMAILS = ("initial", "retry", "resend")
 
 
 def _from_row(cls, row: dict[str, Any]):
@@ -63,6 +70,19 @@ class Quotation:
     user_id: int | None = None  # who submitted it; None only for quotations older than that record
     idempotency_key: str | None = None
     request_hash: str | None = None
+    year: int = 0
+    seq: int | None = None
+    draft: bool = False  # made and stored, sent only when someone sends it
+    version: int = 1
+    previous_version_id: int | None = None
+    rendering: int = 1  # the body's edits while a draft: each renders a PDF of its own
+    customer_id: int | None = None
+    response_kind: str | None = None  # accepted | declined
+    response_name: str | None = None
+    response_comment: str | None = None
+    responded_at: dt.datetime | None = None
+    response_delivery_id: int | None = None
+    expired_at: dt.datetime | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Self:
@@ -70,7 +90,13 @@ class Quotation:
 
     @property
     def pdf_filename(self) -> str:
-        return f"{self.number}.pdf"
+        """What the customer's copy is called: `Q-2026-0017-v2.pdf`."""
+        return f"{self.number}-v{self.version}.pdf"
+
+    @property
+    def label(self) -> str:
+        """The number, with the version from the second one on: `Q-2026-0017 v2`."""
+        return self.number if self.version == 1 else f"{self.number} v{self.version}"
 
 
 @dataclass(frozen=True)
@@ -96,6 +122,11 @@ class Delivery:
     def reference(self) -> str:
         """Stable per delivery: the mail backend's handle to recognise a repeated send."""
         return f"delivery-{self.id}"
+
+    @property
+    def carries_quotation(self) -> bool:
+        """The quotation's own email (its PDF, its link); else an email about an answer."""
+        return self.kind in QUOTATION_EMAILS
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ MAX_PRICE = Decimal("1000000000000")
 DEFAULT_VALIDITY_DAYS = 30
 MAX_VALIDITY_DAYS = 366
 _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;.]{2,}$")
-_TOP_FIELDS = {"customer", "currency", "valid_until", "notes", "template", "lines"}
+_TOP_FIELDS = {"customer", "currency", "valid_until", "notes", "template", "lines", "draft"}
 _CUSTOMER_FIELDS = {"name", "email", "company", "address"}
 _LINE_FIELDS = {"description", "quantity", "unit_price", "tax_rate", "discount_pct"}
 
@@ -68,6 +68,7 @@ class Submission:
     notes: str
     template: str
     lines: tuple[LineInput, ...]
+    draft: bool | None = None  # None: not said (a submission is sent, a revision is a draft)
 
 
 class _Checker:
@@ -224,6 +225,32 @@ def parse_submission(
             discount_pct=check.decimal(raw, "discount_pct", f"{prefix}.discount_pct", **percent),
         ))
 
+    draft = payload.get("draft")
+    if draft is not None and not isinstance(draft, bool):
+        check.fail("draft", "must be true or false")
+
     if check.errors:
         raise ValidationFailed(check.errors)
-    return Submission(customer, currency, valid_until, notes, template, tuple(lines))
+    return Submission(customer, currency, valid_until, notes, template, tuple(lines), draft)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A customer's answer to a quotation: who gives it, and what they add."""
+
+    name: str
+    comment: str
+
+
+def parse_answer(form: Any) -> Answer:
+    """The answer form (`name` required, on one line; `comment` optional); raise
+    ValidationFailed listing the problems."""
+    check = _Checker()
+    fields = {key: form.get(key) for key in ("name", "comment")}
+    answer = Answer(
+        name=check.text(fields, "name", "name", required=True, max_len=200),
+        comment=check.text(fields, "comment", "comment", required=False, max_len=2000,
+                           multiline=True))
+    if check.errors:
+        raise ValidationFailed(check.errors)
+    return answer

@@ -17,13 +17,14 @@ from quote_service.generate.document import render_docx
 from quote_service.queue import Attempt, claim, job_id_of
 from quote_service.services import Services
 
-PDF_VERSION = 1
-
 
 def pdf_key(quotation: Quotation) -> str:
-    """Predictable, so a retry finds what an earlier attempt stored."""
+    """Predictable, so a retry finds what an earlier attempt stored: one object per version
+    (`Q-2026-0017-v2.pdf`) and, for a draft whose body was edited, per rendering of it
+    (`Q-2026-0017-v1-r2.pdf`), since storage never replaces an object."""
     year = quotation.number.split("-")[1]
-    return f"quotations/{year}/{quotation.number}-v{PDF_VERSION}.pdf"
+    edited = f"-r{quotation.rendering}" if quotation.rendering > 1 else ""
+    return f"quotations/{year}/{quotation.number}-v{quotation.version}{edited}.pdf"
 
 
 def generate_pdf(services: Services, converter: Converter, quotation_id: int,
@@ -53,4 +54,5 @@ def generate_pdf(services: Services, converter: Converter, quotation_id: int,
         if quotation.pdf_key is not None:
             return "already generated"
         delivery = pipeline.record_pdf(conn, quotation, stored, job_id, reused=reused)
-    return f"stored {stored.key} ({stored.size} bytes), delivery {delivery.id} queued"
+    then = "ready to be sent" if delivery is None else f"delivery {delivery.id} queued"
+    return f"stored {stored.key} ({stored.size} bytes), {then}"

@@ -66,15 +66,17 @@ SELECT procrastinate_retry_job_v2(own.id, %(retry_at)s, %(priority)s, %(queue)s,
 FROM own;
 
 -- name: abandoned_quotations
--- Quotations still in a step whose latest job has ended failed: that job's last failure could
--- not be recorded (or the job failed before its step ran).
+-- Quotations still in a step whose latest step job (making or sending the quotation, not an
+-- email about an answer) has ended failed: that job's last failure could not be recorded (or
+-- the job failed before its step ran).
 SELECT j.id, j.task_name, j.args, j.attempts
 FROM quotations q
 JOIN LATERAL (
     SELECT id, task_name, args, attempts, status FROM procrastinate_jobs
-    WHERE lock = 'quotation-' || q.id ORDER BY id DESC LIMIT 1
+    WHERE lock = 'quotation-' || q.id AND task_name IN ('generate_pdf', 'send_quotation')
+    ORDER BY id DESC LIMIT 1
 ) j ON true
-WHERE q.status IN ('queued', 'generating', 'delivering') AND j.status = 'failed'
+WHERE q.status IN ('draft', 'queued', 'generating', 'delivering') AND j.status = 'failed'
 ORDER BY q.id;
 
 -- name: fetch_job

@@ -13,9 +13,9 @@ import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from quote_service import db, queue
+from quote_service import customers, db, queue
 from quote_service.domain.model import Quotation
-from quote_service.domain.pricing import price_lines
+from quote_service.domain.pricing import PricedLine, Totals, price_lines
 from quote_service.domain.validation import Submission
 from quote_service.submit import numbering
 
@@ -69,17 +69,45 @@ def insert_quotation(
     submission: Submission,
     *,
     user_id: int,
+    team: str | None = None,
     idempotency_key: str | None = None,
     body_hash: str | None = None,
     today: dt.date | None = None,
 ) -> Submitted:
-    """Insert on `conn` inside a transaction the caller owns (see `submit`), as `user_id`."""
+    """Insert on `conn` inside a transaction the caller owns (see `submit`), as `user_id` of
+    `team`: the quotation (a draft when the submission says so), its lines, its customer (one
+    per team and email), its `generate_pdf` job, its number and its `submitted` event."""
     year = (today or dt.date.today()).year
+    status = "draft" if submission.draft else "queued"
+    row, totals = insert_version(
+        conn, submission, user_id=user_id, team=team, status=status, year=year,
+        idempotency_key=idempotency_key, body_hash=body_hash)
+    quotation_id = row["id"]
+    job_id = queue.defer_generate_pdf(conn, quotation_id)
+    # Last: the counter row stays locked until commit, so keep that window short.
+    seq, number = numbering.take_next(conn, year)
+    row = db.fetch_one(conn, "assign_number", id=quotation_id, seq=seq, number=number)
+    db.execute(
+        conn, "insert_event", quotation_id=quotation_id, kind="submitted", status=status,
+        job_id=job_id, detail=Jsonb({"number": number, "total": str(totals.total)}),
+    )
+    return Submitted(Quotation.from_row(row), job_id=job_id, replayed=False)
+
+
+def insert_version(
+    conn: psycopg.Connection, submission: Submission, *, user_id: int, team: str | None,
+    status: str, year: int, number: str | None = None, seq: int | None = None,
+    version: int = 1, previous_version_id: int | None = None,
+    idempotency_key: str | None = None, body_hash: str | None = None,
+) -> tuple[dict[str, Any], Totals]:
+    """The row of a quotation's version and its lines, priced; a new quotation has no number
+    yet (it is taken last, see insert_quotation), a revision has its predecessor's."""
     priced, totals = price_lines(list(submission.lines), submission.currency)
     customer = submission.customer
+    known = customers.remember(conn, customer, team=team)
     row = db.fetch_one(
         conn, "insert_quotation",
-        number=None, year=year, seq=None,
+        number=number, year=year, seq=seq, status=status,
         customer_name=customer.name, customer_email=customer.email,
         customer_company=customer.company, customer_address=customer.address,
         currency=submission.currency, valid_until=submission.valid_until,
@@ -87,8 +115,14 @@ def insert_quotation(
         subtotal=totals.subtotal, discount_total=totals.discount_total,
         tax_total=totals.tax_total, total=totals.total,
         user_id=user_id, idempotency_key=idempotency_key, request_hash=body_hash,
+        draft=status == "draft", version=version, previous_version_id=previous_version_id,
+        customer_id=known.id,
     )
-    quotation_id = row["id"]
+    insert_lines(conn, row["id"], priced)
+    return row, totals
+
+
+def insert_lines(conn: psycopg.Connection, quotation_id: int, priced: list[PricedLine]) -> None:
     for line in priced:
         db.execute(
             conn, "insert_line", quotation_id=quotation_id, position=line.position,
@@ -96,15 +130,6 @@ def insert_quotation(
             tax_rate=line.tax_rate, discount_pct=line.discount_pct, net=line.net,
             tax=line.tax, total=line.total,
         )
-    job_id = queue.defer_generate_pdf(conn, quotation_id)
-    # Last: the counter row stays locked until commit, so keep that window short.
-    seq, number = numbering.take_next(conn, year)
-    row = db.fetch_one(conn, "assign_number", id=quotation_id, seq=seq, number=number)
-    db.execute(
-        conn, "insert_event", quotation_id=quotation_id, kind="submitted", status="queued",
-        job_id=job_id, detail=Jsonb({"number": number, "total": str(totals.total)}),
-    )
-    return Submitted(Quotation.from_row(row), job_id=job_id, replayed=False)
 
 
 def submit(
@@ -112,6 +137,7 @@ def submit(
     submission: Submission,
     *,
     user_id: int,
+    team: str | None = None,
     idempotency_key: str | None = None,
     payload: Any = None,
     today: dt.date | None = None,
@@ -127,7 +153,7 @@ def submit(
     try:
         with db.transaction(pool) as conn:
             return insert_quotation(
-                conn, submission, user_id=user_id, idempotency_key=idempotency_key,
+                conn, submission, user_id=user_id, team=team, idempotency_key=idempotency_key,
                 body_hash=body_hash, today=today,
             )
     except psycopg.errors.UniqueViolation:

@@ -13,6 +13,9 @@ from flask import g
 from quote_service import db, links, pipeline, quotations
 from quote_service.app import services
 from quote_service.deliver.resend_limits import ResendLimits
+from quote_service.domain.model import Quotation
+from quote_service.domain.validation import Submission
+from quote_service.submit import revisions
 from quote_service.web.auth import current_scope
 
 Action = Callable[[psycopg.Connection, int], Any]
@@ -41,3 +44,25 @@ def revoke_links(delivery_id: int | None = None) -> Action:
         return links.revoke(conn, quotation_id, delivery_id=delivery_id, by=g.user.email)
 
     return revoke
+
+
+def send(conn: psycopg.Connection, quotation_id: int) -> Any:
+    return pipeline.send_ready(conn, quotation_id, by=g.user.email)
+
+
+def edit(submission: Submission) -> Action:
+    """Replace a draft's body (its PDF is made again)."""
+    def replace(conn: psycopg.Connection, quotation_id: int) -> Quotation:
+        return revisions.replace_draft(conn, quotation_id, submission, team=g.user.team,
+                                       by=g.user.email)
+
+    return replace
+
+
+def revise(submission: Submission) -> Action:
+    """Make the next version; the action's result is that version."""
+    def make(conn: psycopg.Connection, quotation_id: int) -> Quotation:
+        return revisions.revise(conn, quotation_id, submission, user_id=g.user.id,
+                                team=g.user.team, by=g.user.email)
+
+    return make

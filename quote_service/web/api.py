@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, g, jsonify, request, url_for
+from flask import Blueprint, Response, g, jsonify, request, url_for
 
 from quote_service import db, pipeline, quotations
 from quote_service.app import services
 from quote_service.deliver.resend_limits import ResendLimited
 from quote_service.domain import jsontext
-from quote_service.domain.model import STATUSES, Delivery, Line, Quotation
+from quote_service.domain.model import ANSWERS, STATUSES, Delivery, Line, Quotation
 from quote_service.domain.money import plain_amount, plain_number
-from quote_service.domain.validation import ValidationFailed, parse_submission
+from quote_service.domain.validation import Submission, ValidationFailed, parse_submission
 from quote_service.generate.document import available_templates
 from quote_service.links import DeliveryLink, pdf_path
 from quote_service.submit.service import IdempotencyConflict, client_key, submit
@@ -23,6 +23,10 @@ from quote_service.web.openapi import OPENAPI
 from quote_service.web.params import MAX_ID, whole_number
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+
+# The lists' `status` takes a status, or an answer: accepted, declined.
+LIST_FILTERS = (*STATUSES, *ANSWERS)
+SEARCH_RULE = f"must be 1 to {quotations.MAX_SEARCH} printable characters"
 
 
 def _iso(value) -> str | None:
@@ -94,6 +98,18 @@ def quotation_document(detail: quotations.QuotationDetail) -> dict[str, Any]:
         "needs_reconciliation": pipeline.awaiting_reconciliation(detail.deliveries) is not None,
         "events": [{"at": _iso(e.at), "kind": e.kind, "status": e.status, "job_id": e.job_id,
                     "detail": e.detail} for e in detail.events],
+        "draft": q.draft,
+        "version": q.version,
+        "versions": [{"id": v.id, "version": v.version, "status": v.status,
+                      "created_at": _iso(v.created_at), "sent_at": _iso(v.sent_at),
+                      "response": v.response_kind,
+                      "links": {"self": url_for("api.get_quotation", quotation_id=v.id)}}
+                     for v in detail.versions],
+        "response": None if q.response_kind is None else {
+            "kind": q.response_kind, "name": q.response_name, "comment": q.response_comment,
+            "at": _iso(q.responded_at), "delivery_id": q.response_delivery_id},
+        "expired_at": _iso(q.expired_at),
+        "customer_id": q.customer_id,
     }
 
 
@@ -106,22 +122,29 @@ def _json_body() -> Any:
         return None, json_error(400, f"malformed JSON: {exc}")
 
 
-@bp.post("/quotations")
-def create_quotation():
+def _submission() -> tuple[Submission | None, Any, Response | None]:
+    """The request's body as a submission, its payload, or the response refusing it."""
     payload, error = _json_body()
     if error is not None:
-        return error
+        return None, None, error
     try:
-        submission = parse_submission(payload, templates=set(available_templates()))
+        return parse_submission(payload, templates=set(available_templates())), payload, None
     except ValidationFailed as exc:
-        return jsonify({"errors": [e.as_dict() for e in exc.errors]}), 422
+        return None, payload, (jsonify({"errors": [e.as_dict() for e in exc.errors]}), 422)
+
+
+@bp.post("/quotations")
+def create_quotation():
+    submission, payload, refused = _submission()
+    if refused is not None:
+        return refused
     key = request.headers.get("Idempotency-Key", "").strip() or None
     if key is not None and len(key) > 200:
         return jsonify({"errors": [{"field": "Idempotency-Key",
                                     "message": "must be at most 200 characters"}]}), 422
     try:
         # The token's user (web/auth.py): each user's keys are their own.
-        result = submit(services().pool, submission, user_id=g.user.id,
+        result = submit(services().pool, submission, user_id=g.user.id, team=g.user.team,
                         idempotency_key=client_key(key) if key else None, payload=payload)
     except IdempotencyConflict:
         return json_error(409, "this Idempotency-Key was already used with a different body")
@@ -148,22 +171,33 @@ def get_quotation(quotation_id: int):
 @bp.get("/quotations")
 def list_quotations():
     status = request.args.get("status") or None
+    search = request.args.get("q") or None
     errors = []
-    if status is not None and status not in STATUSES:
-        errors.append({"field": "status", "message": f"must be one of {', '.join(STATUSES)}"})
+    if status is not None and status not in LIST_FILTERS:
+        errors.append({"field": "status",
+                       "message": f"must be one of {', '.join(LIST_FILTERS)}"})
+    if search is not None and not search_ok(search):
+        errors.append({"field": "q", "message": SEARCH_RULE})
     limit = _int_arg("limit", 50, errors, maximum=quotations.MAX_PAGE)
     before = _int_arg("before", None, errors)
+    customer_id = _int_arg("customer", None, errors)
     if errors:
         return jsonify({"errors": errors}), 422
+    chosen = quotations.Filter(status=status, search=search, customer_id=customer_id)
     with db.transaction(services().pool) as conn:
-        page = quotations.list_page(conn, status=status, before=before, limit=limit,
+        page = quotations.list_page(conn, filter=chosen, before=before, limit=limit,
                                     scope=current_scope())
     body: dict[str, Any] = {"items": [quotation_summary(q) for q in page.items], "next": None}
     if page.more:
         args = {"before": page.items[-1].id, "limit": limit,
-                **({"status": status} if status else {})}
+                **{k: v for k, v in (("status", status), ("q", search),
+                                     ("customer", customer_id)) if v}}
         body["next"] = url_for("api.list_quotations", **args)
     return jsonify(body)
+
+
+def search_ok(text: str) -> bool:
+    return 0 < len(text.strip()) <= quotations.MAX_SEARCH and text.isprintable()
 
 
 def _int_arg(name: str, default: int | None, errors: list, *, maximum: int = MAX_ID
@@ -178,8 +212,10 @@ def _int_arg(name: str, default: int | None, errors: list, *, maximum: int = MAX
 
 
 def _action(quotation_id: int, action: actions.Action, *, status: int = 202):
+    """Run the action; answer with the quotation's document (the new version's, after a
+    revision, with its Location)."""
     try:
-        actions.run(quotation_id, action)
+        result = actions.run(quotation_id, action)
     except LookupError as exc:
         return json_error(404, str(exc))
     except pipeline.NotAllowed as exc:
@@ -188,9 +224,38 @@ def _action(quotation_id: int, action: actions.Action, *, status: int = 202):
         response = json_error(429, f"resend limit reached: {exc}", retry_after=exc.retry_after)
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
+    shown = result.id if isinstance(result, Quotation) else quotation_id
     with db.transaction(services().pool) as conn:
-        detail = quotations.get_detail(conn, quotation_id)
-    return jsonify(quotation_document(detail)), status
+        detail = quotations.get_detail(conn, shown)
+    response = jsonify(quotation_document(detail))
+    response.status_code = status
+    if shown != quotation_id:
+        response.headers["Location"] = url_for("api.get_quotation", quotation_id=shown)
+    return response
+
+
+@bp.put("/quotations/<int:quotation_id>")
+def replace_quotation(quotation_id: int):
+    """A draft's (or ready quotation's) new body: same number, its PDF made again."""
+    submission, _, refused = _submission()
+    if refused is not None:
+        return refused
+    return _action(quotation_id, actions.edit(submission))
+
+
+@bp.post("/quotations/<int:quotation_id>/send")
+def send_quotation(quotation_id: int):
+    """Email a ready quotation's stored PDF."""
+    return _action(quotation_id, actions.send)
+
+
+@bp.post("/quotations/<int:quotation_id>/revise")
+def revise_quotation(quotation_id: int):
+    """The next version of a sent, ready or expired quotation (a draft unless draft=false)."""
+    submission, _, refused = _submission()
+    if refused is not None:
+        return refused
+    return _action(quotation_id, actions.revise(submission), status=201)
 
 
 @bp.post("/quotations/<int:quotation_id>/retry")

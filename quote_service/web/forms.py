@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from quote_service.domain.model import Line, Quotation
+from quote_service.domain.money import plain_number
 from quote_service.domain.validation import MAX_LINES, FieldError
 
 CUSTOMER_FIELDS = ("name", "email", "company", "address")
@@ -80,6 +82,21 @@ class QuotationForm:
             submission_id=valid_submission_id(form.get("submission_id")) or new_submission_id(),
         )
 
+    @classmethod
+    def from_quotation(cls, quotation: Quotation, lines: Iterable[Line]) -> QuotationForm:
+        """A stored quotation's body, for editing it or starting its next version."""
+        return cls(
+            customer={"name": quotation.customer_name, "email": quotation.customer_email,
+                      "company": quotation.customer_company,
+                      "address": quotation.customer_address},
+            currency=quotation.currency, valid_until=quotation.valid_until.isoformat(),
+            notes=quotation.notes, template=quotation.template,
+            lines=[{"description": line.description, "quantity": plain_number(line.quantity),
+                    "unit_price": plain_number(line.unit_price),
+                    "tax_rate": plain_number(line.tax_rate),
+                    "discount_pct": plain_number(line.discount_pct)} for line in lines]
+            or [empty_line()])
+
     def add_line(self) -> None:
         if len(self.lines) < MAX_LINES:
             self.lines.append(empty_line())
@@ -95,7 +112,7 @@ class QuotationForm:
         """Indexes of the rows that hold anything: blank rows are left-over space, not lines."""
         return [i for i, line in enumerate(self.lines) if any(v.strip() for v in line.values())]
 
-    def to_payload(self) -> dict[str, Any]:
+    def to_payload(self, *, draft: bool | None = None) -> dict[str, Any]:
         """The same dict the JSON API accepts. Empty strings stand for "not given": the domain
         applies its defaults (validity, tax rate, discount) or reports a required field."""
         return {
@@ -105,6 +122,7 @@ class QuotationForm:
             "notes": self.notes,
             "template": self.template,
             "lines": [dict(self.lines[i]) for i in self.filled_rows()],
+            **({} if draft is None else {"draft": draft}),
         }
 
 

@@ -13,6 +13,7 @@ import logging
 import math
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -28,7 +29,7 @@ from flask import (
 from quote_service import db, pipeline, quotations
 from quote_service.app import services
 from quote_service.deliver.resend_limits import ResendLimited
-from quote_service.domain.model import STATUSES, Event, Quotation
+from quote_service.domain.model import ANSWERS, STATUSES, Event, Quotation
 from quote_service.domain.money import MINOR_UNITS, format_amount, plain_number
 from quote_service.domain.validation import (
     DEFAULT_VALIDITY_DAYS,
@@ -38,6 +39,7 @@ from quote_service.domain.validation import (
 )
 from quote_service.generate.document import available_templates
 from quote_service.links import pdf_path
+from quote_service.submit import revisions
 from quote_service.submit.service import (
     IdempotencyConflict,
     earlier_submission,
@@ -59,7 +61,9 @@ bp = Blueprint(
 
 PAGE_SIZE = 25
 # While a quotation is in one of these states its page refreshes itself.
-ACTIVE_STATUSES = ("queued", "generating", "delivering")
+ACTIVE_STATUSES = ("draft", "queued", "generating", "delivering")
+# The list's status filter: a status, or the customer's answer.
+LIST_FILTERS = (*STATUSES, *ANSWERS)
 
 
 # --- helpers shared by the templates ----------------------------------------------------------
@@ -106,7 +110,30 @@ def index():
 def new_quotation():
     form = QuotationForm(
         valid_until=(dt.date.today() + dt.timedelta(days=DEFAULT_VALIDITY_DAYS)).isoformat())
-    return _render_form(form)
+    return render_form(form)
+
+
+def edit_rows(form: QuotationForm, action: str, **render: Any) -> str | None:
+    """Apply "Add line" or "Remove" and render the form again; None for any other action."""
+    if action == "add_line":
+        form.add_line()
+        return render_form(form, focus=f"lines-{len(form.lines) - 1}-description", **render)
+    if action.startswith("remove_line:"):
+        index = whole_number(action.removeprefix("remove_line:"), minimum=0)
+        form.remove_line(-1 if index is None else index)
+        return render_form(form, **render)
+    return None
+
+
+def read_form(form: QuotationForm, draft: bool | None, **render: Any):
+    """The submission of a posted form (a draft or not, or None: left to the action), or the
+    form rendered again with each error next to its field (422)."""
+    payload = form.to_payload(draft=draft)
+    try:
+        return parse_submission(payload, templates=set(available_templates())), payload, None
+    except ValidationFailed as exc:
+        errors = forms.errors_by_input(exc.errors, form.filled_rows())
+        return None, payload, (render_form(form, errors, **render), 422)
 
 
 @bp.post("/quotations/new")
@@ -114,47 +141,57 @@ def create_quotation():
     check_csrf()
     form = QuotationForm.from_form(request.form)
     action = request.form.get("action", "submit")
-    if action == "add_line":
-        form.add_line()
-        return _render_form(form, focus=f"lines-{len(form.lines) - 1}-description")
-    if action.startswith("remove_line:"):
-        index = whole_number(action.removeprefix("remove_line:"), minimum=0)
-        form.remove_line(-1 if index is None else index)
-        return _render_form(form)
-
-    payload = form.to_payload()
-    try:
-        submission = parse_submission(payload, templates=set(available_templates()))
-    except ValidationFailed as exc:
-        errors = forms.errors_by_input(exc.errors, form.filled_rows())
-        return _render_form(form, errors), 422
+    if (rendered := edit_rows(form, action)) is not None:
+        return rendered
+    submission, payload, refused = read_form(form, True if action == "draft" else None)
+    if refused is not None:
+        return refused
 
     # The id was put in the page when it was rendered: a double click or a browser resend
     # of the same page answers the first quotation instead of creating a second one.
     key = form_key(form.submission_id)
     try:
-        result = submit(services().pool, submission, user_id=g.user.id, idempotency_key=key,
-                        payload=payload)
+        result = submit(services().pool, submission, user_id=g.user.id, team=g.user.team,
+                        idempotency_key=key, payload=payload)
     except IdempotencyConflict:
         with db.transaction(services().pool) as conn:
             earlier = earlier_submission(conn, g.user.id, key)
         form.submission_id = forms.new_submission_id()
-        return _render_form(form, earlier=earlier), 409
+        return render_form(form, earlier=earlier), 409
     quotation = result.quotation
     if result.replayed:
         flash(f"This form was already submitted: here is quotation {quotation.number}.", "info")
+    elif quotation.draft:
+        flash(f"Draft {quotation.number} saved. Its PDF is being prepared; nothing is sent "
+              "until you send it.", "success")
     else:
         flash(f"Quotation {quotation.number} created. Its PDF is being prepared and will be "
               f"emailed to {quotation.customer_email}.", "success")
     return redirect(url_for("pages.quotation_detail", quotation_id=quotation.id), 303)
 
 
-def _render_form(form: QuotationForm, errors: dict[str, list[str]] | None = None, *,
-                 focus: str | None = None, earlier: Quotation | None = None) -> str:
+def render_form(form: QuotationForm, errors: dict[str, list[str]] | None = None, *,
+                focus: str | None = None, earlier: Quotation | None = None, mode: str = "new",
+                quotation: Quotation | None = None) -> str:
+    """The form of a new quotation, of a draft's new body (`edit`) or of a next version
+    (`revise`) of `quotation`."""
     errors = errors or {}
     summary = [(forms.label_for(name), message, name)
                for name, messages in errors.items() for message in messages]
     today = dt.date.today()
+    if mode == "edit":
+        action = url_for("pages.edit_quotation", quotation_id=quotation.id)
+        heading, buttons = f"Edit draft {quotation.label}", [("submit", "Save the draft")]
+    elif mode == "revise":
+        action = url_for("pages.revise_quotation", quotation_id=quotation.id)
+        n = quotation.version + 1
+        heading = f"Revise {quotation.label}"
+        buttons = [("draft", f"Create version {n} as a draft"),
+                   ("submit", f"Create version {n} and send it")]
+    else:
+        action = url_for("pages.create_quotation")
+        heading = "New quotation"
+        buttons = [("draft", "Save as draft"), ("submit", "Create and send")]
     return render_template(
         "quotation_form.html",
         form=form,
@@ -162,6 +199,11 @@ def _render_form(form: QuotationForm, errors: dict[str, list[str]] | None = None
         summary=summary,
         focus=focus,
         earlier=earlier,
+        mode=mode,
+        quotation=quotation,
+        form_action=action,
+        heading=heading,
+        buttons=buttons,
         currencies=sorted(MINOR_UNITS),
         templates=sorted(available_templates()),
         min_date=today.isoformat(),
@@ -174,27 +216,32 @@ def _render_form(form: QuotationForm, errors: dict[str, list[str]] | None = None
 @bp.get("/quotations")
 def list_quotations():
     status = request.args.get("status") or None
-    if status is not None and status not in STATUSES:
-        abort(400, description=f"Unknown status {status!r}: use one of {', '.join(STATUSES)}.")
+    if status is not None and status not in LIST_FILTERS:
+        abort(400, description=f"Unknown status {status!r}: use one of "
+                               f"{', '.join(LIST_FILTERS)}.")
+    search = (request.args.get("q") or "").strip() or None
+    if search is not None and (len(search) > quotations.MAX_SEARCH or not search.isprintable()):
+        abort(400, description=f"Search for at most {quotations.MAX_SEARCH} printable "
+                               "characters.")
     raw_before = request.args.get("before") or None
     before = whole_number(raw_before)
     if raw_before is not None and before is None:
         abort(400, description="'before' must be a quotation id (a positive whole number).")
     with db.transaction(services().pool) as conn:
-        page = quotations.list_page(conn, status=status, before=before, limit=PAGE_SIZE,
-                                    scope=current_scope())
-    older = None
-    if page.more:
-        older = url_for("pages.list_quotations", before=page.items[-1].id,
-                        **({"status": status} if status else {}))
+        page = quotations.list_page(conn, filter=quotations.Filter(status=status, search=search),
+                                    before=before, limit=PAGE_SIZE, scope=current_scope())
+    kept = {k: v for k, v in (("status", status), ("q", search)) if v}
+    older = (url_for("pages.list_quotations", before=page.items[-1].id, **kept)
+             if page.more else None)
     return render_template("quotation_list.html", items=page.items, status=status,
-                           statuses=STATUSES, before=before, older=older)
+                           search=search or "", statuses=LIST_FILTERS, before=before,
+                           older=older, kept=kept)
 
 
 @dataclass(frozen=True)
 class Step:
     label: str
-    state: str  # done | current | failed | attention | pending
+    state: str  # done | current | failed | attention | waiting | pending
     at: dt.datetime | None
 
 
@@ -203,10 +250,15 @@ def progress(q: Quotation, events: list[Event], *, outcome_unknown: bool = False
     step is reached when the previous one is done (delivering starts as the PDF is stored).
     With `outcome_unknown` (the last email is awaiting reconciliation) the Delivering step
     needs attention: it is neither in progress nor failed."""
-    labels = ("Queued", "Generating PDF", "Delivering", "Sent")
+    labels = ("Draft" if q.draft else "Queued", "Generating PDF",
+              "Ready to send" if q.status == "ready" else "Delivering", "Sent")
     generating = next((e.at for e in events if e.kind == "generating"), None)
     times = (q.created_at, generating, q.pdf_generated_at, q.sent_at)
-    if q.status == "failed":
+    if q.status in ("expired", "superseded"):  # after its life: as far as it went
+        status = "sent" if q.sent_at else "ready" if q.pdf_key else "draft"
+    else:
+        status = q.status
+    if status == "failed":
         if q.failed_step == pipeline.GENERATE:
             failed = 1
         elif q.failed_step == pipeline.SEND:
@@ -216,9 +268,12 @@ def progress(q: Quotation, events: list[Event], *, outcome_unknown: bool = False
         states = ["done" if i < failed else "failed" if i == failed else "pending"
                   for i in range(4)]
     else:
-        reached = ("queued", "generating", "delivering", "sent").index(q.status)
-        states = ["done" if i < reached or q.status == "sent" else
+        reached = {"draft": 0, "queued": 0, "generating": 1, "ready": 2, "delivering": 2,
+                   "sent": 3}[status]
+        states = ["done" if i < reached or status == "sent" else
                   "current" if i == reached else "pending" for i in range(4)]
+        if status == "ready":  # waits for someone to send it, not for the pipeline
+            states[2] = "waiting"
     if outcome_unknown and states[2] in ("current", "failed"):
         states[2] = "attention"
     # A step's time is shown once it is reached; a resend's earlier `sent_at` is not "sent".
@@ -236,9 +291,15 @@ def quotation_detail(quotation_id: int):
     # Parked: no job will change it, so the page stops following it, and a retry would be
     # refused (only a deliberate resend, after checking the provider, emails it again).
     parked = pipeline.awaiting_reconciliation(detail.deliveries)
+    newer = next((v for v in detail.versions if v.version > q.version), None)
     return render_template(
         "quotation_detail.html",
         q=q,
+        versions=detail.versions,
+        newer=newer,
+        can_send=q.status == "ready",
+        can_edit=q.status in revisions.EDITABLE,
+        can_revise=q.status in revisions.REVISABLE and q.response_kind is None,
         lines=detail.lines,
         submitted_by=detail.submitted_by,
         deliveries=detail.deliveries,

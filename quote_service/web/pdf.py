@@ -1,5 +1,5 @@
 """A quotation's PDF: for signed-in users at `/quotations/<id>/pdf` (within their scope), and
-for its customer at `/q/<token>`, the link of one delivery (links.py).
+for its customer at `/q/<token>/pdf`, under the link of one delivery (web/customer.py).
 
 Both stream the file from local storage or redirect to a short-lived signed URL (GCS), so a
 link does not die with a cloud URL's 7-day limit. A customer's link that expired or was
@@ -13,7 +13,7 @@ import logging
 
 from flask import Blueprint, Response, abort, g, redirect, render_template
 
-from quote_service import db, links, quotations
+from quote_service import db, quotations
 from quote_service.app import services
 from quote_service.deliver.storage.base import StorageError
 from quote_service.domain.model import Quotation
@@ -45,17 +45,26 @@ def send_pdf(q: Quotation) -> Response:
     response = Response(data, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'inline; filename="{q.pdf_filename}"'
     response.headers["Cache-Control"] = "private, max-age=300"
+    # Our own pages show it inline (a draft's preview); other sites still cannot frame it.
+    response.headers["Content-Security-Policy"] = "frame-ancestors 'self'"
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
+
+
+def customer_page(template: str, status: int, **context) -> Response:
+    """A page for a customer (no account, no site navigation), never cached: what it shows
+    changes with the quotation, and a shared computer must not keep it."""
+    settings = services().settings
+    body = render_template(template, status=status, company=settings.company_name,
+                           contact=settings.mail_from, **context)
+    response = Response(body, status, mimetype="text/html")
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 
 def link_unavailable(reason: str, status: int = 410) -> Response:
-    """The page a customer sees instead of the PDF: why, and how to get a new link."""
-    settings = services().settings
-    body = render_template("link_unavailable.html", reason=reason, status=status,
-                           company=settings.company_name, contact=settings.mail_from)
-    response = Response(body, status, mimetype="text/html")
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    """The page a customer sees instead of the quotation: why, and how to get a new link."""
+    return customer_page("link_unavailable.html", status, reason=reason)
 
 
 @bp.get("/quotations/<int:quotation_id>/pdf")
@@ -71,13 +80,3 @@ def quotation_pdf(quotation_id: int):
     return send_pdf(q)
 
 
-@bp.get("/q/<token>")
-def customer_link(token: str):
-    with db.transaction(services().pool) as conn:
-        link = links.find(conn, token)
-        q = quotations.get(conn, link.quotation_id) if link else None
-    if link is None or q is None:
-        return link_unavailable("unknown", 404)
-    if link.state != "active":
-        return link_unavailable(link.state)
-    return send_pdf(q)

@@ -479,8 +479,10 @@ def test_the_customer_link_opens_the_pdf_without_an_account(anon, quotation_with
                                "(%s, 'b@x.example') RETURNING id", (q.id,)).fetchone()[0]
     delivery = pipeline.lock_delivery(conn, delivery_id)
     token = links.issue(conn, delivery, days=90)
-    response = anon.get(f"/q/{token}")
+    response = anon.get(f"/q/{token}/pdf")
     assert response.status_code == 200 and response.mimetype == "application/pdf"
+    page = anon.get(f"/q/{token}")
+    assert page.status_code == 200 and page.mimetype == "text/html"
 
 
 def test_an_old_or_wrong_link_opens_nothing_and_no_token_asks_to_sign_in(anon, quotation_with_pdf):

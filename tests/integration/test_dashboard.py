@@ -408,8 +408,9 @@ def test_pipeline_at_a_glance(client, services, conn):
 
     with db.connect(services.settings.database_url) as tx:
         stats = dashboard.read_pipeline_stats(tx)
-    assert stats.by_status == {"queued": 2, "generating": 0, "delivering": 1, "sent": 5,
-                               "failed": 1}
+    assert stats.by_status == {"draft": 0, "queued": 2, "generating": 0, "ready": 0,
+                               "delivering": 1, "sent": 5, "failed": 1, "expired": 0,
+                               "superseded": 0}
     assert stats.oldest_waiting["id"] == waiting.id
     assert stats.sent_last_hour == 4
     assert stats.median_seconds == pytest.approx(25, abs=0.01)

@@ -94,7 +94,8 @@ def mailed(web, conn, as_user):
 
 
 def opens(web, token: str):
-    return web.test_client().get(f"/q/{token}")
+    """The link's PDF (its page follows the same rules: tests/integration/test_answers.py)."""
+    return web.test_client().get(f"/q/{token}/pdf")
 
 
 def test_the_emailed_link_opens_the_pdf_without_an_account(web, mailed, conn):

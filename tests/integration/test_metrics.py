@@ -66,6 +66,8 @@ def test_metrics_match_the_database(client, services, conn):
     assert values(families["quote_service_submissions"], "quote_service_submissions_total") == {
         (): 5.0}
     assert values(families["quote_service_quotations"]) == {
+        (("status", "draft"),): 0.0, (("status", "ready"),): 0.0,
+        (("status", "expired"),): 0.0, (("status", "superseded"),): 0.0,
         (("status", "queued"),): 2.0, (("status", "generating"),): 0.0,
         (("status", "delivering"),): 0.0, (("status", "sent"),): 2.0,
         (("status", "failed"),): 1.0}

@@ -577,7 +577,7 @@ def test_pdf_is_streamed_from_local_storage(app, client, conn):
     assert response.status_code == 200
     assert response.data == TINY_PDF
     assert response.headers["Content-Type"] == "application/pdf"
-    assert response.headers["Content-Disposition"] == f'inline; filename="{q.number}.pdf"'
+    assert response.headers["Content-Disposition"] == f'inline; filename="{q.number}-v1.pdf"'
     html = client.get(f"/quotations/{q.id}").get_data(as_text=True)
     assert f'href="/quotations/{q.id}/pdf"' in html
     assert f'action="/quotations/{q.id}/resend"' in html
@@ -613,7 +613,7 @@ def test_pdf_redirects_to_a_signed_url_when_storage_has_one(app, client, conn):
         services.storage = local
     assert response.status_code == 302
     assert response.headers["Location"] == (
-        f"https://storage.example/{q.pdf_key}?name={q.number}.pdf&sig=abc")
+        f"https://storage.example/{q.pdf_key}?name={q.number}-v1.pdf&sig=abc")
     assert response.headers["Cache-Control"] == "no-store"
 
 

@@ -29,6 +29,7 @@ def test_defaults_are_the_embedded_backends():
     ({"JOB_RETENTION_HOURS": "0"}, "JOB_RETENTION_HOURS"),
     ({"JOB_RETENTION_HOURS": "1.5"}, "JOB_RETENTION_HOURS"),
     ({"TRUSTED_PROXIES": "-1"}, "TRUSTED_PROXIES"),
+    ({"TIME_ZONE": "Mars/Olympus"}, "TIME_ZONE"),
 ])
 def test_bad_configuration_fails_with_one_line_naming_the_variable(env, variable):
     with pytest.raises(ConfigError) as info:

@@ -1,6 +1,7 @@
 // Progressive enhancement only: every page works without this file.
 // - the quotation form adds and removes line rows in the browser instead of a round trip;
 // - a submitted form cannot be clicked twice;
+// - the customer's name suggests the customers already known, and picking one fills the rest;
 // - a quotation still in the pipeline reloads its page when the API reports a change.
 (function () {
   "use strict";
@@ -58,7 +59,7 @@
   function guardDoubleSubmit(form) {
     form.addEventListener("submit", function (event) {
       var submitter = event.submitter;
-      if (!submitter || submitter.value !== "submit") return;
+      if (!submitter || (submitter.value !== "submit" && submitter.value !== "draft")) return;
       if (form.dataset.submitting) { event.preventDefault(); return; }
       form.dataset.submitting = "1";
       // Disable after the browser has read the button's name and value.
@@ -68,11 +69,55 @@
     });
   }
 
+  function fillCustomer(form, customer) {
+    ["name", "email", "company", "address"].forEach(function (field) {
+      var input = form.querySelector("[name='customer_" + field + "']");
+      if (input) input.value = customer[field] || "";
+    });
+  }
+
+  function suggestCustomers(form) {
+    var input = form.querySelector("[data-customers]");
+    var list = document.getElementById("customer-suggestions");
+    if (!input || !list || !window.fetch) return;
+    var known = {};
+    var asked = "";
+    var timer = null;
+    input.addEventListener("input", function () {
+      var picked = known[input.value];
+      if (picked) { fillCustomer(form, picked); return; }
+      var text = input.value.trim();
+      window.clearTimeout(timer);
+      if (text.length < 2 || text === asked) return;
+      timer = window.setTimeout(function () {
+        asked = text;
+        fetch(input.getAttribute("data-customers") + "?q=" + encodeURIComponent(text),
+              { headers: { Accept: "application/json" }, credentials: "same-origin" })
+          .then(function (response) { return response.ok ? response.json() : null; })
+          .then(function (doc) {
+            if (!doc) return;
+            list.textContent = "";
+            known = {};
+            doc.items.forEach(function (customer) {
+              var label = customer.name + " \u2014 " + customer.email +
+                          (customer.company ? " (" + customer.company + ")" : "");
+              var option = document.createElement("option");
+              option.value = label;
+              list.appendChild(option);
+              known[label] = customer;
+            });
+          })
+          .catch(function () { /* typing on works without suggestions */ });
+      }, 200);
+    });
+  }
+
   function setUpForm() {
     var form = document.getElementById("quotation-form");
     if (!form) return;
     setUpLines(form);
     guardDoubleSubmit(form);
+    suggestCustomers(form);
     var summary = document.getElementById("error-summary");
     if (summary) summary.focus();
   }
