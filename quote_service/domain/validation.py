@@ -37,6 +37,11 @@ def _is_control(ch: str) -> bool:
     return unicodedata.category(ch) in ("Cc", "Zl", "Zp")
 
 
+def is_one_line(text: str) -> bool:
+    """No control character and no lone surrogate: text a single-line field accepts."""
+    return not any(_is_control(ch) or _SURROGATE_FIRST <= ch <= _SURROGATE_LAST for ch in text)
+
+
 @dataclass(frozen=True)
 class FieldError:
     field: str

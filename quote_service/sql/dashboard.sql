@@ -141,3 +141,12 @@ WHERE j.status = 'failed'
   AND NOT EXISTS (SELECT 1 FROM deliveries_awaiting_reconciliation r
                   WHERE j.lock = 'quotation-' || r.quotation_id)
 ORDER BY j.id;
+
+-- name: dashboard_answers
+-- The customers' latest answers (the partial index on response_kind finds them).
+SELECT q.id, q.number, q.version, q.customer_name, q.response_kind, q.response_name,
+       q.responded_at, q.total, q.currency
+FROM quotations q
+WHERE q.response_kind IS NOT NULL
+ORDER BY q.id DESC
+LIMIT %(limit)s;

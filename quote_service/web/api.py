@@ -12,7 +12,12 @@ from quote_service.deliver.resend_limits import ResendLimited
 from quote_service.domain import jsontext
 from quote_service.domain.model import ANSWERS, STATUSES, Delivery, Line, Quotation
 from quote_service.domain.money import plain_amount, plain_number
-from quote_service.domain.validation import Submission, ValidationFailed, parse_submission
+from quote_service.domain.validation import (
+    Submission,
+    ValidationFailed,
+    is_one_line,
+    parse_submission,
+)
 from quote_service.generate.document import available_templates
 from quote_service.links import DeliveryLink, pdf_path
 from quote_service.submit.service import IdempotencyConflict, client_key, submit
@@ -26,7 +31,8 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 
 # The lists' `status` takes a status, or an answer: accepted, declined.
 LIST_FILTERS = (*STATUSES, *ANSWERS)
-SEARCH_RULE = f"must be 1 to {quotations.MAX_SEARCH} printable characters"
+SEARCH_RULE = (f"must be at most {quotations.MAX_SEARCH} characters, without control "
+               "characters")
 
 
 def _iso(value) -> str | None:
@@ -197,7 +203,8 @@ def list_quotations():
 
 
 def search_ok(text: str) -> bool:
-    return 0 < len(text.strip()) <= quotations.MAX_SEARCH and text.isprintable()
+    """A search is one line of text, at most MAX_SEARCH long (an empty one is no search)."""
+    return len(text) <= quotations.MAX_SEARCH and is_one_line(text)
 
 
 def _int_arg(name: str, default: int | None, errors: list, *, maximum: int = MAX_ID

@@ -7,6 +7,7 @@ from flask import abort, g, render_template, request
 
 from quote_service import customers, db, quotations
 from quote_service.app import services
+from quote_service.web.api import search_ok
 from quote_service.web.auth import current_scope
 from quote_service.web.pages import bp
 
@@ -16,9 +17,9 @@ HISTORY = 100
 @bp.get("/customers")
 def list_customers():
     search = (request.args.get("q") or "").strip() or None
-    if search is not None and (len(search) > quotations.MAX_SEARCH or not search.isprintable()):
-        abort(400, description=f"Search for at most {quotations.MAX_SEARCH} printable "
-                               "characters.")
+    if search is not None and not search_ok(search):
+        abort(400, description=f"Search for at most {quotations.MAX_SEARCH} characters, "
+                               "without control characters.")
     with db.transaction(services().pool) as conn:
         found = customers.search(conn, search, customers.Reader.of(g.user))
     return render_template("customer_list.html", customers=found, search=search or "",

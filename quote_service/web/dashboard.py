@@ -65,6 +65,7 @@ STEP_OF_TASK = {queue.GENERATE_PDF.task_name: pipeline.GENERATE,
                 queue.SEND_QUOTATION.task_name: pipeline.SEND}
 PAGE_SIZE = 50
 RECONCILIATION_ROWS = 20
+ANSWER_ROWS = 10
 REFRESH_SECONDS = 5
 CANCEL_REASON = "cancelled from the dashboard"
 MAX_RETENTION_HOURS = 24 * 365 * 10
@@ -230,8 +231,9 @@ def overview():
                               limit=RECONCILIATION_ROWS)
         registered = workers.list_all(conn)
         paused = pauses.list_all(conn)
+        answered = db.fetch_all(conn, "dashboard_answers", limit=ANSWER_ROWS)
     return render_template("dashboard.html", counts=counts, stats=stats, chart=chart,
-                           paused=paused, queues=queue.QUEUES,
+                           paused=paused, queues=queue.QUEUES, answered=answered,
                            live_workers=sum(w.alive(settings.stalled_worker_seconds)
                                             for w in registered),
                            unattended=workers.unattended_queues(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quote_service.domain.model import STATUSES
+from quote_service.domain.model import ANSWERS, STATUSES
 from quote_service.domain.money import MINOR_UNITS
 from quote_service.web.params import MAX_ID
 
@@ -25,6 +25,8 @@ def _response(description: str, schema: dict | None = None) -> dict:
 
 
 _STATUS = {"type": "string", "enum": list(STATUSES)}
+_LIST_FILTER = {"type": "string", "enum": [*STATUSES, *ANSWERS],
+                "description": "A status, or the customer's answer (accepted, declined)"}
 # Control characters (C0, DEL, C1, line and paragraph separators), which single-line fields
 # refuse; multi-line ones take line breaks (CR, LF) and tabs. Mirrors domain/validation.py.
 _CONTROLS = "\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029"
@@ -83,7 +85,11 @@ _LINK = {"type": ["object", "null"], "description": "The customer link this emai
              "revoked_at": _NULLABLE_TIME, "revoked_by": _NULLABLE_TEXT}}
 _DELIVERY = {"type": "object", "properties": {
     "id": {"type": "integer"},
-    "kind": {"type": "string", "enum": ["initial", "retry", "resend"]},
+    "kind": {"type": "string", "enum": ["initial", "retry", "resend", "answer_confirmation",
+                                        "answer_notice"],
+             "description": "The quotation's own emails, or those about the customer's "
+                            "answer: a confirmation to the customer, a notice to the sales "
+                            "user"},
     "recipient": {"type": "string"},
     "state": {"type": "string", "enum": [
         "pending", "sending", "accepted", "unknown", "failed", "processed", "delivered",
@@ -113,7 +119,24 @@ def _action(operation_id: str, summary: str, responses: dict, parameters: list |
 
 # What a client can do next with a quotation it was just answered (OpenAPI links): its id.
 _NEXT = {name: {"operationId": name, "parameters": {"id": "$response.body#/id"}}
-         for name in ("getQuotation", "retryQuotation", "resendQuotation", "revokeLinks")}
+         for name in ("getQuotation", "retryQuotation", "resendQuotation", "revokeLinks",
+                      "sendQuotation")}
+_SUBMISSION_BODY = {"required": True, "content": {"application/json": {
+    "schema": {"$ref": "#/components/schemas/Submission"}}}}
+_BODY_REFUSED = {
+    "400": _response("Malformed JSON (or nested deeper than 32 levels)", _ERROR),
+    "413": _response("Body over 1 MiB", _ERROR),
+    "415": _response("Not JSON", _ERROR),
+    "422": _response("Invalid fields, all listed (a field given twice too)", _ERRORS),
+}
+_CUSTOMER = {"type": "object", "required": ["id", "name", "email"], "properties": {
+    "id": {"type": "integer"}, "name": {"type": "string"}, "email": {"type": "string"},
+    "company": {"type": "string"}, "address": {"type": "string"},
+    "locale": _NULLABLE_TEXT, "links": {"type": "object"}}}
+_SEARCH = {"name": "q", "in": "query", "schema": {
+    "type": "string", "maxLength": 200, "pattern": f"^[^{_CONTROLS}]*$"},
+    "description": "Text found in the number, the customer's name, company or email (empty: "
+                   "no search)"}
 
 
 OPENAPI = {
@@ -128,19 +151,14 @@ OPENAPI = {
                 "summary": "Submit a quotation",
                 "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
                                 "schema": {"type": "string", "maxLength": 200}}],
-                "requestBody": {"required": True, "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/Submission"}}}},
+                "requestBody": _SUBMISSION_BODY,
                 "responses": {
-                    "202": {**_response("Accepted and queued",
+                    "202": {**_response("Accepted and queued (a draft when `draft` is true)",
                                         {"$ref": "#/components/schemas/Accepted"}),
                             "headers": {"Location": {"schema": {"type": "string"}}},
                             "links": _NEXT},
-                    "400": _response("Malformed JSON (or nested deeper than 32 levels)", _ERROR),
                     "409": _response("Idempotency-Key reused with another body", _ERROR),
-                    "413": _response("Body over 1 MiB", _ERROR),
-                    "415": _response("Not JSON", _ERROR),
-                    "422": _response("Invalid fields, all listed (a field given twice too)",
-                                     _ERRORS),
+                    **_BODY_REFUSED,
                     **{k: v for k, v in _common(writes=True).items() if k != "400"},
                 },
             },
@@ -149,7 +167,10 @@ OPENAPI = {
                 "summary": "List quotations, newest first (keyset pagination); a sales user's "
                            "own only (and their team's with SALES_SEE_TEAM)",
                 "parameters": [
-                    {"name": "status", "in": "query", "schema": _STATUS},
+                    {"name": "status", "in": "query", "schema": _LIST_FILTER},
+                    _SEARCH,
+                    {"name": "customer", "in": "query", "schema": _ID_SCHEMA,
+                     "description": "Only this customer's quotations"},
                     {"name": "limit", "in": "query",
                      "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
                     {"name": "before", "in": "query", "schema": _ID_SCHEMA,
@@ -162,12 +183,42 @@ OPENAPI = {
                     "422": _response("Invalid parameters", _ERRORS), **_common(writes=False)},
             },
         },
-        "/api/quotations/{id}": {"get": {
-            "operationId": "getQuotation",
-            "summary": "One quotation with its lines, deliveries and events",
-            "parameters": [_ID],
-            "responses": {"200": _response("The quotation", _QUOTATION_REF), **_NOT_FOUND,
-                          **_common(writes=False)}}},
+        "/api/quotations/{id}": {
+            "get": {
+                "operationId": "getQuotation",
+                "summary": "One quotation with its lines, deliveries, events and versions",
+                "parameters": [_ID],
+                "responses": {"200": _response("The quotation", _QUOTATION_REF), **_NOT_FOUND,
+                              **_common(writes=False)}},
+            "put": {
+                "operationId": "replaceDraft",
+                "summary": "Replace a draft's (or ready quotation's) body: same number, its "
+                           "PDF made again, nothing sent",
+                "parameters": [_ID], "requestBody": _SUBMISSION_BODY,
+                "responses": {"202": _ACTED, "409": _response(
+                    "Not a draft or ready quotation, or its PDF is being made", _ERROR),
+                    "405": {"description": "Not an id (the URL names no quotation)",
+                            "headers": {"Allow": {"schema": {"type": "string"}}}},
+                    **_BODY_REFUSED, **_NOT_FOUND,
+                    **{k: v for k, v in _common(writes=True).items() if k != "400"}}},
+        },
+        "/api/quotations/{id}/send": _action(
+            "sendQuotation", "Email a ready quotation's stored PDF (no second conversion)",
+            {"202": _ACTED, "409": _response("Not ready (a draft whose PDF is stored)",
+                                             _ERROR)}),
+        "/api/quotations/{id}/revise": {"post": {
+            "operationId": "reviseQuotation",
+            "summary": "The next version of a sent, ready or expired quotation: same number, "
+                       "its own PDF, a draft unless `draft` is false; the previous version "
+                       "is superseded",
+            "parameters": [_ID], "requestBody": _SUBMISSION_BODY,
+            "responses": {
+                "201": {**_response("The new version", _QUOTATION_REF),
+                        "headers": {"Location": {"schema": {"type": "string"}}}},
+                "409": _response("Not sent, ready or expired; answered; or already revised",
+                                 _ERROR),
+                **_BODY_REFUSED, **_NOT_FOUND,
+                **{k: v for k, v in _common(writes=True).items() if k != "400"}}}},
         "/api/quotations/{id}/retry": _action(
             "retryQuotation", "Resume a failed quotation from the step that failed",
             {"202": _ACTED, "409": _response(
@@ -183,6 +234,26 @@ OPENAPI = {
         "/api/quotations/{id}/deliveries/{delivery_id}/revoke-link": _action(
             "revokeDeliveryLink", "Withdraw the customer link of one email (it answers 410)", {"200": _ACTED},
             [_ID, _DELIVERY_ID]),
+        "/api/customers": {"get": {
+            "operationId": "listCustomers",
+            "summary": "Customers of the user's team (every team's for viewers and admins), "
+                       "by name; the first 50, or those matching `q`",
+            "parameters": [{**_SEARCH, "description": "Text found in the name, company or "
+                                                      "email"}],
+            "responses": {"200": _response("Customers", {
+                "type": "object", "required": ["items"],
+                "properties": {"items": {"type": "array", "items": _CUSTOMER}}}),
+                "422": _response("Invalid parameters", _ERRORS), **_common(writes=False)}}},
+        "/api/customers/{id}": {"get": {
+            "operationId": "getCustomer",
+            "summary": "A customer with its latest quotations (those the user may see)",
+            "parameters": [_ID],
+            "responses": {"200": _response("The customer", {**_CUSTOMER, "properties": {
+                **_CUSTOMER["properties"],
+                "quotations": {"type": "array", "items": _QUOTATION_REF},
+                "more_quotations": _NULLABLE_TEXT}}),
+                "404": _response("No such customer, or another team's", _ERROR),
+                **_common(writes=False)}}},
     },
     "security": [{"bearer": []}],
     "components": {"securitySchemes": _SECURITY_SCHEMES, "schemas": {
@@ -210,6 +281,9 @@ OPENAPI = {
                                                "days ahead"},
                 "notes": _text(5000, multiline=True),
                 "template": {"type": "string", "default": "standard"},
+                "draft": {"type": "boolean", "description": "Make and store the PDF without "
+                          "sending it (status draft, then ready); a revision is a draft "
+                          "unless this is false"},
                 "lines": {"type": "array", "minItems": 1, "maxItems": 200, "items": {
                     "type": "object", "required": ["description", "quantity", "unit_price"],
                     "additionalProperties": False, "properties": {
@@ -251,6 +325,22 @@ OPENAPI = {
                 "at": {"type": "string", "format": "date-time"}, "kind": {"type": "string"},
                 "status": _NULLABLE_TEXT, "job_id": {"type": ["integer", "null"]},
                 "detail": {"type": "object"}}}},
-            "links": {"type": "object"}}},
+            "links": {"type": "object"},
+            "draft": {"type": "boolean"},
+            "version": {"type": "integer", "minimum": 1},
+            "versions": {"type": "array", "description": "Every version of its number, oldest "
+                         "first", "items": {"type": "object", "properties": {
+                             "id": {"type": "integer"}, "version": {"type": "integer"},
+                             "status": _STATUS, "created_at": {"type": "string"},
+                             "sent_at": _NULLABLE_TIME,
+                             "response": {"type": ["string", "null"]}}}},
+            "response": {"type": ["object", "null"], "description": "The customer's answer, "
+                         "given once through an email's link", "properties": {
+                             "kind": {"type": "string", "enum": list(ANSWERS)},
+                             "name": {"type": "string"}, "comment": {"type": "string"},
+                             "at": {"type": "string", "format": "date-time"},
+                             "delivery_id": {"type": "integer"}}},
+            "expired_at": _NULLABLE_TIME,
+            "customer_id": {"type": ["integer", "null"]}}},
     }},
 }

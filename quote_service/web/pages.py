@@ -47,6 +47,7 @@ from quote_service.submit.service import (
     submit,
 )
 from quote_service.web import actions, forms
+from quote_service.web.api import search_ok
 from quote_service.web.auth import current_scope
 from quote_service.web.csrf import check_csrf
 from quote_service.web.forms import QuotationForm
@@ -220,9 +221,9 @@ def list_quotations():
         abort(400, description=f"Unknown status {status!r}: use one of "
                                f"{', '.join(LIST_FILTERS)}.")
     search = (request.args.get("q") or "").strip() or None
-    if search is not None and (len(search) > quotations.MAX_SEARCH or not search.isprintable()):
-        abort(400, description=f"Search for at most {quotations.MAX_SEARCH} printable "
-                               "characters.")
+    if search is not None and not search_ok(search):
+        abort(400, description=f"Search for at most {quotations.MAX_SEARCH} characters, "
+                               "without control characters.")
     raw_before = request.args.get("before") or None
     before = whole_number(raw_before)
     if raw_before is not None and before is None:

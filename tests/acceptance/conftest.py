@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.browser import browser, open_page, screenshot  # noqa: F401  (fixtures)
 from tests.support.stack import Stack
 
 

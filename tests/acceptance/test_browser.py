@@ -1,38 +1,34 @@
-"""The pages in a real browser: Debian's headless Chromium, driven with Playwright, against real
-gunicorn and worker processes. A sales user fills the form and follows the quotation to its PDF;
-an admin watches a job fail on the dashboard, fixes the cause and retries it from there.
-
-With SAVE_SCREENSHOTS=1 the screenshots go to docs/screenshots/ (the ones the README shows);
-otherwise to the test's temporary folder, so a test run never changes the tree.
+"""The pages in a real browser (tests.support.browser), against real gunicorn and worker
+processes. A sales user fills the form and follows the quotation to its PDF; an admin watches
+a job fail on the dashboard, fixes the cause and retries it from there.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import expect
 
 from quote_service.demo import stop
-from tests.conftest import TEST_PASSWORD
 from tests.samples import sample_payload
-
-CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-               "--disable-background-networking"]
-VIEWPORT = {"width": 1280, "height": 800}
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-PIPELINE_TIMEOUT_MS = 90_000
+from tests.support.browser import (
+    NEEDS_CHROMIUM,
+    VIEWPORT,
+    card,
+    contrast,
+    fill_customer,
+    fill_line,
+    reload_until,
+    sign_in,
+    status_badge,
+    wait_until_sent,
+)
 
 pytestmark = [
     pytest.mark.acceptance,
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM} "
-                       "(scripts/setup.sh --with-browser installs Debian's chromium)"),
+    NEEDS_CHROMIUM,
 ]
 
 CUSTOMER = {"name": "Ana Pereira", "email": "ana@pereira.example", "company": "Pereira & Filhos Lda",
@@ -45,118 +41,6 @@ LINES = [
 ]
 # 2450.00 + 324.00 net; 563.50 + 74.52 tax
 TOTAL = "3,412.02"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def open_page(browser, stack) -> Iterator[Callable[..., Page]]:
-    """`open_page(javascript=True)`: a fresh browser context on the stack's web server (started
-    on first use). Errors a page throws or logs fail the test, and so does a page served
-    without the Content Security Policy: every test runs the pages under it, so a script or
-    style it blocks shows up as a logged error ("... violates the following Content Security
-    Policy directive ...")."""
-    contexts = []
-    errors: list[str] = []
-
-    def open_(*, javascript: bool = True) -> Page:
-        if not stack.base_url:
-            stack.start_web()
-        context = browser.new_context(base_url=stack.base_url, viewport=VIEWPORT,
-                                      java_script_enabled=javascript)
-        context.set_default_timeout(30_000)
-        contexts.append(context)
-        page = context.new_page()
-        page.on("pageerror", lambda exc: errors.append(f"{page.url}: {exc}"))
-        page.on("console", lambda msg: msg.type == "error" and errors.append(
-            f"{page.url}: {msg.text}"))
-        page.on("response", lambda response: response.request.resource_type == "document"
-                and "frame-ancestors 'none'" not in response.headers.get(
-                    "content-security-policy", "")
-                and errors.append(f"{response.url}: served without the CSP"))
-        return page
-
-    yield open_
-    for context in contexts:
-        context.close()
-    assert not errors, errors
-
-
-@pytest.fixture
-def screenshot(tmp_path) -> Callable[[Page, str], Path]:
-    folder = SCREENSHOTS if os.environ.get("SAVE_SCREENSHOTS") == "1" else tmp_path / "screenshots"
-
-    def take(page: Page, name: str) -> Path:
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{name}.png"
-        page.screenshot(path=path, full_page=True, animations="disabled")
-        return path
-
-    return take
-
-
-def sign_in(page: Page, path: str, email: str) -> None:
-    """Open `path`, get sent to the login page, sign in, and land back on `path`."""
-    page.goto(path)
-    expect(page).to_have_url(re.compile(r"/login\?next="))
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(re.escape(path) + "$"))
-
-
-def fill_customer(page: Page) -> None:
-    for name, value in CUSTOMER.items():
-        page.locator(f"#customer_{name}").fill(value)
-
-
-def fill_line(page: Page, row: int, line: dict[str, str]) -> None:
-    for name, value in line.items():
-        page.locator(f"#lines-{row}-{name}").fill(value)
-
-
-def card(page: Page, title: str) -> Locator:
-    """The section of the page under the heading `title`."""
-    return page.locator("section", has=page.get_by_role("heading", name=title, exact=True))
-
-
-def status_badge(page: Page) -> Locator:
-    return page.locator("h1 .badge")
-
-
-def wait_until_sent(page: Page, stack) -> None:
-    """The detail page follows the pipeline by itself (app.js polls the API and reloads)."""
-    try:
-        expect(status_badge(page)).to_have_text("sent", timeout=PIPELINE_TIMEOUT_MS)
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}\n{stack.all_logs()}") from None
-
-
-def reload_until(page: Page, locator: Locator, stack, timeout: float = 90) -> None:
-    """For pages that do not refresh the part under test by themselves."""
-    deadline = time.monotonic() + timeout
-    while locator.count() == 0:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{locator} never appeared on {page.url}\n{stack.all_logs()}")
-        time.sleep(1)
-        page.reload()
-
-
-def contrast(color: str, background: str) -> float:
-    """WCAG's contrast ratio of two CSS `rgb(...)` colours (4.5 is the minimum for text)."""
-    def luminance(css: str) -> float:
-        channels = [int(v) / 255 for v in re.findall(r"\d+", css)[:3]]
-        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
-        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-
-    light, dark = sorted((luminance(color), luminance(background)), reverse=True)
-    return (light + 0.05) / (dark + 0.05)
 
 
 def test_sign_out_is_legible_on_the_top_bar_and_signs_out(open_page, make_user):
@@ -184,7 +68,7 @@ def test_sales_user_fills_the_form_and_gets_the_pdf(open_page, stack, make_user,
     page = open_page()
     sign_in(page, "/quotations/new", sales.email)
 
-    fill_customer(page)
+    fill_customer(page, CUSTOMER)
     page.get_by_label("Notes").fill("Delivery and installation within two weeks of the order.")
     fill_line(page, 0, LINES[0])
     page.evaluate("window.notReloaded = true")
@@ -194,7 +78,7 @@ def test_sales_user_fills_the_form_and_gets_the_pdf(open_page, stack, make_user,
     assert page.evaluate("window.notReloaded === true")  # app.js added the row in the page
     screenshot(page, "form")
 
-    page.locator("[data-submit]").click()
+    page.get_by_role("button", name="Create and send").click()
     expect(page).to_have_url(re.compile(r"/quotations/\d+$"))
     quotation_id = int(page.url.rsplit("/", 1)[1])
     expect(page.locator(".flash-success")).to_contain_text("created")
@@ -227,14 +111,14 @@ def test_the_form_works_without_javascript(open_page, make_user):
     page = open_page(javascript=False)
     sign_in(page, "/quotations/new", sales.email)
 
-    fill_customer(page)
+    fill_customer(page, CUSTOMER)
     fill_line(page, 0, LINES[0])
     page.get_by_role("button", name="+ Add line").click()  # a round trip: the server adds it
     expect(page.locator("[data-line]")).to_have_count(2)
     expect(page.locator("#customer_name")).to_have_value(CUSTOMER["name"])
     expect(page.locator("#lines-0-description")).to_have_value(LINES[0]["description"])
     fill_line(page, 1, LINES[1])
-    page.locator("[data-submit]").click()
+    page.get_by_role("button", name="Create and send").click()
 
     expect(page).to_have_url(re.compile(r"/quotations/\d+$"))
     expect(status_badge(page)).to_have_text("queued")  # no worker runs in this test

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from quote_service.app import create_app
-from quote_service.domain.model import STATUSES
+from quote_service.domain.model import ANSWERS, STATUSES
 from tests.samples import sample_payload
 from tests.support.unknown_outcome import parked_delivering
 
@@ -205,7 +205,7 @@ def test_openapi_declares_the_bearer_token_and_the_statuses(app):
     assert doc["security"] == [{"bearer": []}]
     listing = doc["paths"]["/api/quotations"]["get"]
     status = next(p for p in listing["parameters"] if p["name"] == "status")
-    assert status["schema"]["enum"] == list(STATUSES)
+    assert status["schema"]["enum"] == [*STATUSES, *ANSWERS]  # a status, or an answer
     assert doc["components"]["schemas"]["Quotation"]["properties"]["status"]["enum"] == list(STATUSES)
     for ref in _refs(doc):  # each one resolves, or this raises KeyError
         node = doc
