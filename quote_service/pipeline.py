@@ -230,6 +230,8 @@ def resend(conn: psycopg.Connection, quotation_id: int, *, limits: ResendLimits,
     quotation = lock_quotation(conn, quotation_id)
     if quotation.pdf_key is None:
         raise NotAllowed("the quotation has no PDF yet")
+    if quotation.status in ("draft", "ready"):
+        raise NotAllowed("the quotation was never sent: send it instead")
     ensure_no_active_job(conn, quotation_id)
     resend_limits.check(conn, quotation, limits)
     db.execute(conn, "set_status", id=quotation_id, status="delivering")

@@ -311,7 +311,7 @@ def quotation_detail(quotation_id: int):
         active=q.status in ACTIVE_STATUSES and parked is None,
         pdf_url=pdf_path(q.id) if q.pdf_key else None,
         can_retry=q.status == "failed" and parked is None,
-        can_resend=q.pdf_key is not None,
+        can_resend=q.pdf_key is not None and q.status not in ("draft", "ready"),
     )
 
 

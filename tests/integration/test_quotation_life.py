@@ -329,3 +329,22 @@ def test_a_revision_sent_at_once_goes_out_as_its_own_version(life):
     life.run()
     assert life.get(second["id"])["status"] == "sent"
     assert len(life.emails()) == 2
+
+
+def test_a_draft_is_sent_not_resent(life):
+    created = life.submit(draft=True)
+    life.run()
+    refused = life.sales.post(f"/api/quotations/{created['id']}/resend")
+    assert refused.status_code == 409 and "send it instead" in refused.get_json()["error"]
+    page = life.sales.get(f"/quotations/{created['id']}").get_data(as_text=True)
+    assert "Resend email" not in page and "Send to buyer@example.com" in page
+
+
+def test_the_dashboard_lists_the_customers_answers(life, anonymous_client, client_as):
+    created = sent(life)
+    answer(anonymous_client, life.link_token(), "decline", name="Bob", comment="Too dear")
+
+    html = client_as("viewer").get("/dashboard").get_data(as_text=True)
+    section = html[html.index('id="answers-title"'):html.index('id="failed-title"')]
+    assert f"/quotations/{created['id']}" in section and "declined" in section
+    assert "Bob" in section
