@@ -57,7 +57,8 @@ def view(conn: psycopg.Connection, quotation: Quotation, today: dt.date) -> Cust
         return CustomerView(quotation, ANSWERED, None)
     if quotation.status == "expired" or quotation.valid_until < today:
         return CustomerView(quotation, EXPIRED, None)
-    if quotation.sent_at is None or quotation.status not in ("sent", "delivering"):
+    # Sent once at least (a resend under way, or one that failed, leaves the first valid).
+    if quotation.sent_at is None or quotation.status not in ("sent", "delivering", "failed"):
         return CustomerView(quotation, NOT_SENT, None)
     return CustomerView(quotation, OPEN, None)
 
