@@ -139,6 +139,13 @@ def resend(quotation_id: int) -> None:
     _act(quotation_id, lambda conn, qid: pipeline.resend(conn, qid, limits=limits))
 
 
+@main.command()
+@click.argument("quotation_id", type=int)
+def send(quotation_id: int) -> None:
+    """Email a ready quotation (a draft whose PDF is stored): its first delivery."""
+    _act(quotation_id, pipeline.send_ready)
+
+
 @main.command("revoke-links")
 @click.argument("quotation_id", type=int)
 @click.option("--delivery", "delivery_id", type=int, default=None,

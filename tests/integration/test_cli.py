@@ -11,7 +11,7 @@ DOWN = "postgresql://127.0.0.1:9/none"
 
 
 @pytest.mark.parametrize("args", [
-    ["migrate"], ["status"], ["status", "1"], ["retry", "1"], ["resend", "1"],
+    ["migrate"], ["status"], ["status", "1"], ["retry", "1"], ["resend", "1"], ["send", "1"],
     ["users", "list"], ["tokens", "list"], ["workers"],
 ])
 def test_an_unreachable_database_is_one_line(args, monkeypatch):

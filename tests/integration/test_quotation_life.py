@@ -348,3 +348,19 @@ def test_the_dashboard_lists_the_customers_answers(life, anonymous_client, clien
     section = html[html.index('id="answers-title"'):html.index('id="failed-title"')]
     assert f"/quotations/{created['id']}" in section and "declined" in section
     assert "Bob" in section
+
+
+def test_a_ready_draft_is_sent_from_the_command_line(life, database_url, monkeypatch):
+    from click.testing import CliRunner
+
+    from quote_service.cli import main
+
+    created = life.submit(draft=True)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    refused = CliRunner().invoke(main, ["send", str(created["id"])])
+    assert refused.exit_code == 1 and "only a ready quotation" in refused.output
+    life.run()
+    result = CliRunner().invoke(main, ["send", str(created["id"])])
+    assert result.exit_code == 0 and result.output == f"quotation {created['id']}: queued\n"
+    life.run()
+    assert life.get(created["id"])["status"] == "sent"
