@@ -50,11 +50,21 @@ def _reason(exc: BaseException) -> str:
 
 
 class DatabaseLink:
-    """Whether this worker reaches the database, logged once per change, and whether the worker
-    is stopping (then nothing waits for the database any more)."""
+    """Whether this worker reaches the database, logged once per outage, and whether the worker
+    is stopping (then nothing waits for the database any more).
+
+    Just after the database is back, a statement may still fail on a connection the pool opened
+    before the outage (the listener reconnects on a fresh connection and may see the database back
+    first). A failure within SETTLE_SECONDS of the return is the tail of the same outage: it is
+    waited out like any other, without a second pair of log lines.
+    """
+
+    SETTLE_SECONDS = 5.0
 
     def __init__(self) -> None:
         self._lost_at: float | None = None
+        self._back_at = float("-inf")
+        self._relapse = False
         self._on_back: list[Callable[[], None]] = []
         self.stopping = threading.Event()
 
@@ -69,14 +79,18 @@ class DatabaseLink:
         if self._lost_at is not None:
             return
         self._lost_at = time.monotonic()
-        logger.warning("database unreachable (%s): the worker stays up and waits for it",
-                       _reason(exc))
+        self._relapse = self._lost_at - self._back_at < self.SETTLE_SECONDS
+        if not self._relapse:
+            logger.warning("database unreachable (%s): the worker stays up and waits for it",
+                           _reason(exc))
 
     def mark_back(self) -> None:
         if self._lost_at is None:
             return
-        lost_for, self._lost_at = time.monotonic() - self._lost_at, None
-        logger.warning("database reachable again after %.1f s", lost_for)
+        self._back_at = time.monotonic()
+        lost_for, self._lost_at = self._back_at - self._lost_at, None
+        if not self._relapse:
+            logger.warning("database reachable again after %.1f s", lost_for)
         for callback in self._on_back:
             callback()
 
@@ -88,6 +102,24 @@ class OutageTolerantConnector(PsycopgConnector):
         super().__init__(**pool_args)
         self.link = link
         self.riding_out = False
+        self._purges: set[asyncio.Task[None]] = set()
+        link.on_back(self._purge_stale_connections)
+
+    def _purge_stale_connections(self) -> None:
+        """Once the database is back, test the pool's idle connections and drop those opened
+        before the outage, rather than letting the next statements fail on them one by one."""
+        if self._async_pool is None:
+            return
+        purge = asyncio.get_running_loop().create_task(self._check_pool(self._async_pool))
+        self._purges.add(purge)
+        purge.add_done_callback(self._purges.discard)
+
+    @staticmethod
+    async def _check_pool(pool: Any) -> None:
+        try:
+            await pool.check()
+        except Exception:  # the next statements find out by themselves
+            logger.debug("checking the pool's connections failed", exc_info=True)
 
     async def open_async(self, pool: Any = None) -> None:
         """As procrastinate's, without waiting for the first connections: a worker started

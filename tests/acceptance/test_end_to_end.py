@@ -64,7 +64,7 @@ def test_submitted_quotation_becomes_a_pdf_and_one_email(stack, settings):
     assert message["To"] == "buyer@example.com"
     assert detail["number"] in message["Subject"]
     attachments = [part for part in message.iter_attachments()]
-    assert [a.get_filename() for a in attachments] == [f"{detail['number']}.pdf"]
+    assert [a.get_filename() for a in attachments] == [f"{detail['number']}-v1.pdf"]
     assert attachments[0].get_content() == pdf.read_bytes()
     body = message.get_body(("plain",)).get_content()
     # The email's own link opens the PDF for the customer, with no account, on the real server.
