@@ -18,14 +18,21 @@ def clock(monkeypatch):
     return now
 
 
+@pytest.fixture
+def link(caplog):
+    """A link whose wake-ups are counted in `link.woken`."""
+    caplog.set_level(logging.WARNING, "quote_service.jobs.connection")
+    made = DatabaseLink()
+    made.woken = []
+    made.on_back(lambda: made.woken.append(True))
+    return made
+
+
 def lines(caplog, text):
     return sum(text in record.getMessage() for record in caplog.records)
 
 
-def test_an_outage_is_logged_once_lost_and_once_back(caplog, clock):
-    caplog.set_level(logging.WARNING, "quote_service.jobs.connection")
-    link, woken = DatabaseLink(), []
-    link.on_back(lambda: woken.append(True))
+def test_an_outage_is_logged_once_lost_and_once_back(caplog, clock, link):
     error = psycopg.OperationalError("the database system is shutting down")
     link.mark_lost(error)
     link.mark_lost(error)  # every waiting statement reports it
@@ -34,15 +41,13 @@ def test_an_outage_is_logged_once_lost_and_once_back(caplog, clock):
     link.mark_back()
     link.mark_back()
     assert not link.lost
-    assert (lines(caplog, LOST), lines(caplog, BACK), len(woken)) == (1, 1, 1)
+    assert (lines(caplog, LOST), lines(caplog, BACK), len(link.woken)) == (1, 1, 1)
     assert "after 12.5 s" in caplog.records[-1].getMessage()
     assert "shutting down" in caplog.records[0].getMessage()
 
 
-def test_a_stale_connection_failing_just_after_the_return_is_the_same_outage(caplog, clock):
-    caplog.set_level(logging.WARNING, "quote_service.jobs.connection")
-    link, woken = DatabaseLink(), []
-    link.on_back(lambda: woken.append(True))
+def test_a_stale_connection_failing_just_after_the_return_is_the_same_outage(caplog, clock,
+                                                                             link):
     error = psycopg.OperationalError("server closed the connection unexpectedly")
     link.mark_lost(error)
     clock[0] += 3
@@ -52,12 +57,10 @@ def test_a_stale_connection_failing_just_after_the_return_is_the_same_outage(cap
     assert link.lost  # still waited out
     clock[0] += 0.3
     link.mark_back()
-    assert (lines(caplog, LOST), lines(caplog, BACK), len(woken)) == (1, 1, 2)
+    assert (lines(caplog, LOST), lines(caplog, BACK), len(link.woken)) == (1, 1, 2)
 
 
-def test_a_later_outage_is_logged_again(caplog, clock):
-    caplog.set_level(logging.WARNING, "quote_service.jobs.connection")
-    link = DatabaseLink()
+def test_a_later_outage_is_logged_again(caplog, clock, link):
     error = psycopg.OperationalError("connection refused")
     for _ in range(2):
         link.mark_lost(error)
