@@ -37,7 +37,7 @@ def replace_draft(conn: psycopg.Connection, quotation_id: int, submission: Submi
         raise pipeline.NotAllowed("its PDF is being made right now; try again in a moment")
     priced, totals = price_lines(list(submission.lines), submission.currency)
     customer = submission.customer
-    known = customers.remember(conn, customer, team=team)
+    known = customers.remember(conn, customer, team=team, locale=submission.locale)
     row = db.fetch_one(
         conn, "replace_body", id=quotation_id,
         customer_name=customer.name, customer_email=customer.email,
@@ -45,7 +45,8 @@ def replace_draft(conn: psycopg.Connection, quotation_id: int, submission: Submi
         currency=submission.currency, valid_until=submission.valid_until,
         notes=submission.notes, template=submission.template,
         subtotal=totals.subtotal, discount_total=totals.discount_total,
-        tax_total=totals.tax_total, total=totals.total, customer_id=known.id)
+        tax_total=totals.tax_total, total=totals.total, customer_id=known.id,
+        locale=submission.locale)
     db.execute(conn, "delete_lines", quotation_id=quotation_id)
     insert_lines(conn, quotation_id, priced)
     edited = Quotation.from_row(row)

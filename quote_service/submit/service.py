@@ -104,7 +104,7 @@ def insert_version(
     yet (it is taken last, see insert_quotation), a revision has its predecessor's."""
     priced, totals = price_lines(list(submission.lines), submission.currency)
     customer = submission.customer
-    known = customers.remember(conn, customer, team=team)
+    known = customers.remember(conn, customer, team=team, locale=submission.locale)
     row = db.fetch_one(
         conn, "insert_quotation",
         number=number, year=year, seq=seq, status=status,
@@ -116,7 +116,7 @@ def insert_version(
         tax_total=totals.tax_total, total=totals.total,
         user_id=user_id, idempotency_key=idempotency_key, request_hash=body_hash,
         draft=status == "draft", version=version, previous_version_id=previous_version_id,
-        customer_id=known.id,
+        customer_id=known.id, locale=submission.locale,
     )
     insert_lines(conn, row["id"], priced)
     return row, totals

@@ -88,6 +88,7 @@ def quotation_document(detail: quotations.QuotationDetail) -> dict[str, Any]:
         "valid_until": q.valid_until.isoformat(),
         "notes": q.notes,
         "template": q.template,
+        "locale": q.locale,
         "submitted_by": detail.submitted_by,
         "subtotal": plain_amount(q.subtotal, q.currency),
         "discount_total": plain_amount(q.discount_total, q.currency),
@@ -134,7 +135,8 @@ def _submission() -> tuple[Submission | None, Any, Response | None]:
     if error is not None:
         return None, None, error
     try:
-        return parse_submission(payload, templates=set(available_templates())), payload, None
+        return parse_submission(payload, templates=set(available_templates()),
+                                default_locale=services().settings.locale), payload, None
     except ValidationFailed as exc:
         return None, payload, (jsonify({"errors": [e.as_dict() for e in exc.errors]}), 422)
 
