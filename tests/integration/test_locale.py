@@ -157,3 +157,77 @@ def test_the_form_offers_the_locales_and_keeps_the_choice(app, sales, conn):
         "lines-0-description": "A", "lines-0-quantity": "1", "lines-0-unit_price": "1"})
     assert refused.status_code == 422
     assert "Language and formats" in refused.get_data(as_text=True)
+
+
+# --- every script drawn -----------------------------------------------------------------------
+
+ARABIC, HEBREW, JAPANESE = "شركة النور للتجارة", "חברת אור בע\"מ", "山田商事株式会社"
+EMOJI = "🚀🎉😀"
+SCRIPTS = sample_payload(
+    locale="ja-JP",
+    customer={"name": f"{ARABIC} & <{HEBREW}>", "email": "buyer@example.com",
+              "company": JAPANESE, "address": "עברית 5\nالرياض"},
+    notes=f"Thanks {EMOJI} ✓\n{ARABIC}\n{HEBREW}",
+    lines=[{"description": f"Widget {EMOJI[0]} {ARABIC} {HEBREW}", "quantity": "2",
+            "unit_price": "99.50", "tax_rate": "10"}])
+
+
+@pytest.fixture
+def scripts_pdf(app, sales, run) -> Path:
+    created = sales.post("/api/quotations", json=SCRIPTS).get_json()
+    run()
+    document = sales.get(f"/api/quotations/{created['id']}").get_json()
+    assert document["status"] == "sent"
+    return app.extensions["quote_service"].settings.storage_dir / document["pdf"]["key"]
+
+
+def poppler(tool: str, pdf: Path, *args: str) -> str:
+    return subprocess.run([tool, *args, str(pdf), "-"] if tool == "pdftotext" else
+                          [tool, *args, str(pdf)], capture_output=True, check=True,
+                          text=True).stdout
+
+
+def reading_text(pdf: Path) -> str:
+    """pdftotext's reading order: right-to-left runs in logical order, each wrapped in the
+    embedding marks U+202B ... U+202C, which are dropped here."""
+    return poppler("pdftotext", pdf).replace("\u202b", "").replace("\u202c", "")
+
+
+def test_every_script_is_drawn_with_an_embedded_font_emoji_included(scripts_pdf):
+    """A character no font covers would be an empty box, yet pdftotext would still find it
+    (ActualText): the fonts that drew the page are what proves it was drawn."""
+    [_head, _rule, *rows] = poppler("pdffonts", scripts_pdf).splitlines()
+    fonts = {row.split()[0].split("+")[-1]: row.split()[-5] for row in rows}
+    assert fonts and set(fonts.values()) == {"yes"}, fonts  # every font embedded
+    assert any(name.startswith("Symbola") for name in fonts), fonts  # emoji, in outlines
+    assert any(name.startswith("NotoSansCJK") for name in fonts), fonts
+    assert any(name.startswith("DejaVuSans") for name in fonts), fonts
+
+    text = reading_text(scripts_pdf)
+    for expected in (ARABIC, HEBREW, JAPANESE, EMOJI, "御見積書", "合計（EUR）", "€218.90"):
+        assert expected in text, (expected, text)
+
+
+def test_right_to_left_text_keeps_its_order_and_bold_runs_their_weight(scripts_pdf):
+    """Arabic and Hebrew read right to left; in a bold run (the customer's name) they need the
+    complex-script bold (<w:bCs/>) or they are drawn thin."""
+    from pypdf import PdfReader
+
+    drawn: list[tuple[str, str]] = []
+    PdfReader(scripts_pdf).pages[0].extract_text(visitor_text=lambda text, cm, tm, font, size: (
+        drawn.append((str(font.get("/BaseFont")), text)) if font and text.strip() else None))
+    bold_name = [font for font, text in drawn if ARABIC in text and "Bold" in font]
+    assert bold_name, drawn
+    regular = [font for font, text in drawn if HEBREW in text and "Bold" not in font]
+    assert regular, drawn
+    # Logical order, as typed: words neither mirrored nor shuffled.
+    text = reading_text(scripts_pdf)
+    assert f"{ARABIC}\n{HEBREW}" in text and ARABIC[::-1] not in text
+
+
+def test_the_pdf_metadata_is_plain_text_escaped_once(scripts_pdf):
+    info = dict(line.split(":", 1) for line in
+                poppler("pdfinfo", scripts_pdf, "-enc", "UTF-8").splitlines() if ":" in line)
+    assert info["Title"].strip().startswith("見積書 Q-")
+    assert info["Subject"].strip() == f"{ARABIC} & <{HEBREW}> 様 御見積書"
+    assert "&amp;" not in info["Subject"] and "&lt;" not in info["Subject"]
