@@ -39,13 +39,13 @@ MARGIN = Cm(1.8)
 # heads are the locale's words (quote_service/words/), like every fixed word: each
 # column is as wide as its longest head in any language (German's "USt. %", "Menge") on one line.
 ITEM_COLUMNS = [
-    ("{{ words.col_position }}", Cm(0.8), WD_ALIGN_PARAGRAPH.LEFT, "{{ line.position }}"),
-    ("{{ words.col_description }}", Cm(6.2), WD_ALIGN_PARAGRAPH.LEFT, "{{ line.description }}"),
-    ("{{ words.col_quantity }}", Cm(1.7), WD_ALIGN_PARAGRAPH.RIGHT, "{{ line.quantity }}"),
+    ("{{ words.col_position }}", Cm(1.1), WD_ALIGN_PARAGRAPH.LEFT, "{{ line.position }}"),
+    ("{{ words.col_description }}", Cm(6.4), WD_ALIGN_PARAGRAPH.LEFT, "{{ line.description }}"),
+    ("{{ words.col_quantity }}", Cm(1.6), WD_ALIGN_PARAGRAPH.RIGHT, "{{ line.quantity }}"),
     ("{{ words.col_unit_price }}", Cm(2.3), WD_ALIGN_PARAGRAPH.RIGHT, "{{ line.unit_price }}"),
     ("{{ words.col_discount }}", Cm(1.7), WD_ALIGN_PARAGRAPH.RIGHT, "{{ line.discount_pct }}"),
-    ("{{ words.col_tax_rate }}", Cm(1.8), WD_ALIGN_PARAGRAPH.RIGHT, "{{ line.tax_rate }}"),
-    ("{{ words.col_net }}", Cm(2.9), WD_ALIGN_PARAGRAPH.RIGHT, "{{ line.net }}"),
+    ("{{ words.col_tax_rate }}", Cm(1.6), WD_ALIGN_PARAGRAPH.RIGHT, "{{ line.tax_rate }}"),
+    ("{{ words.col_net }}", Cm(2.7), WD_ALIGN_PARAGRAPH.RIGHT, "{{ line.net }}"),
 ]
 
 

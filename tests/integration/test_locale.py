@@ -231,3 +231,20 @@ def test_the_pdf_metadata_is_plain_text_escaped_once(scripts_pdf):
     assert info["Title"].strip().startswith("見積書 Q-")
     assert info["Subject"].strip() == f"{ARABIC} & <{HEBREW}> 様 御見積書"
     assert "&amp;" not in info["Subject"] and "&lt;" not in info["Subject"]
+
+
+@pytest.mark.parametrize("locale", ["en-GB", "de-DE", "fr-FR", "ja-JP"])
+def test_each_languages_table_heads_fit_their_columns(converter, locale):
+    """The columns are fixed: a head longer than its column would break inside the word."""
+    from quote_service.generate.document import render_docx, sample_context
+
+    context = sample_context(2, locale)
+    pdf = converter.convert(render_docx(context))
+    text = subprocess.run(["pdftotext", "-raw", "-", "-"], input=pdf, capture_output=True,
+                          check=True).stdout.decode()
+    words = context["words"]
+    heads = " ".join(words[f"col_{name}"] for name in (
+        "position", "description", "quantity", "unit_price", "discount", "tax_rate", "net"))
+    assert heads in text.splitlines(), (heads, text)
+    total = f"{words['total']} {context['total_with_currency']}"
+    assert " ".join(total.split()) in " ".join(text.split())
