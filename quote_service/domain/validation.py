@@ -76,7 +76,7 @@ class Submission:
     template: str
     lines: tuple[LineInput, ...]
     draft: bool | None = None  # None: not said (a submission is sent, a revision is a draft)
-    locale: str = DEFAULT_LOCALE  # BCP 47, one of SUPPORTED_LOCALES; not said: the service's
+    locale: str | None = DEFAULT_LOCALE  # BCP 47, one of SUPPORTED_LOCALES; None: not said
 
 
 class _Checker:
@@ -155,10 +155,11 @@ class _Checker:
 
 def parse_submission(
     payload: Any, *, templates: set[str], today: dt.date | None = None,
-    default_locale: str = DEFAULT_LOCALE,
+    default_locale: str | None = DEFAULT_LOCALE,
 ) -> Submission:
     """Validate `payload`; raise ValidationFailed listing every problem. A payload that names
-    no locale gets `default_locale` (the service's LOCALE)."""
+    no locale gets `default_locale`: the service's LOCALE for a new quotation, None (keep
+    the one it has) for a changed one."""
     today = today or dt.date.today()
     check = _Checker()
     if not isinstance(payload, dict):

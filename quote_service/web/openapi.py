@@ -285,8 +285,9 @@ OPENAPI = {
                 "locale": {"type": "string", "enum": list(SUPPORTED_LOCALES),
                            "example": "de-DE",
                            "description": "BCP 47: the PDF's and the customer's emails' "
-                                          "words, amounts and dates (CLDR); defaults to the "
-                                          "service's LOCALE"},
+                                          "words, amounts and dates (CLDR); not given, a new "
+                                          "quotation has the service's LOCALE, an edited or "
+                                          "revised one keeps its own"},
                 "draft": {"type": "boolean", "description": "Make and store the PDF without "
                           "sending it (status draft, then ready); a revision is a draft "
                           "unless this is false"},

@@ -123,6 +123,22 @@ def test_a_quotation_that_names_no_locale_gets_the_services(app, sales):
     assert sales.get(f"/api/quotations/{spelled['id']}").get_json()["locale"] == "fr-FR"
 
 
+def test_a_changed_quotation_keeps_its_locale_unless_the_body_names_another(sales, run):
+    created = sales.post("/api/quotations", json=GERMAN).get_json()
+    run()
+    revised = sales.post(f"/api/quotations/{created['id']}/revise", json=sample_payload())
+    assert revised.status_code == 201
+    revision = revised.get_json()
+    assert sales.get(f"/api/quotations/{revision['id']}").get_json()["locale"] == "de-DE"
+
+    edited = sales.put(f"/api/quotations/{revision['id']}", json=sample_payload())
+    assert edited.status_code == 202, edited.get_json()
+    assert sales.get(f"/api/quotations/{revision['id']}").get_json()["locale"] == "de-DE"
+    named = sales.put(f"/api/quotations/{revision['id']}", json=sample_payload(locale="fr-CH"))
+    assert named.status_code == 202, named.get_json()
+    assert sales.get(f"/api/quotations/{revision['id']}").get_json()["locale"] == "fr-CH"
+
+
 @pytest.mark.parametrize("locale", ["de", "pt-BR", "en-GB-x-evil", 7, ["de-DE"]])
 def test_an_unknown_locale_is_refused_and_nothing_is_written(sales, conn, locale):
     before = conn.execute("SELECT count(*) FROM quotations").fetchone()[0]
