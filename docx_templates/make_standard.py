@@ -35,15 +35,17 @@ RULE_HEX = "C9D1DB"
 
 PAGE_WIDTH, PAGE_HEIGHT = Cm(21.0), Cm(29.7)
 MARGIN = Cm(1.8)
-# #, description, qty, unit price, discount %, tax %, net amount: 17.4 cm of text width
+# #, description, qty, unit price, discount %, tax %, net amount: 17.4 cm of text width. The
+# heads are the locale's words (quote_service/words/), like every fixed word: each
+# column is as wide as its longest head in any language (German's "USt. %", "Menge") on one line.
 ITEM_COLUMNS = [
-    ("#", Cm(1.1), WD_ALIGN_PARAGRAPH.LEFT, "{{ line.position }}"),
-    ("Description", Cm(6.6), WD_ALIGN_PARAGRAPH.LEFT, "{{ line.description }}"),
-    ("Qty", Cm(1.4), WD_ALIGN_PARAGRAPH.RIGHT, "{{ line.quantity }}"),
-    ("Unit price", Cm(2.3), WD_ALIGN_PARAGRAPH.RIGHT, "{{ line.unit_price }}"),
-    ("Disc. %", Cm(1.8), WD_ALIGN_PARAGRAPH.RIGHT, "{{ line.discount_pct }}"),
-    ("Tax %", Cm(1.5), WD_ALIGN_PARAGRAPH.RIGHT, "{{ line.tax_rate }}"),
-    ("Net", Cm(2.7), WD_ALIGN_PARAGRAPH.RIGHT, "{{ line.net }}"),
+    ("{{ words.col_position }}", Cm(1.1), WD_ALIGN_PARAGRAPH.LEFT, "{{ line.position }}"),
+    ("{{ words.col_description }}", Cm(6.4), WD_ALIGN_PARAGRAPH.LEFT, "{{ line.description }}"),
+    ("{{ words.col_quantity }}", Cm(1.6), WD_ALIGN_PARAGRAPH.RIGHT, "{{ line.quantity }}"),
+    ("{{ words.col_unit_price }}", Cm(2.3), WD_ALIGN_PARAGRAPH.RIGHT, "{{ line.unit_price }}"),
+    ("{{ words.col_discount }}", Cm(1.7), WD_ALIGN_PARAGRAPH.RIGHT, "{{ line.discount_pct }}"),
+    ("{{ words.col_tax_rate }}", Cm(1.6), WD_ALIGN_PARAGRAPH.RIGHT, "{{ line.tax_rate }}"),
+    ("{{ words.col_net }}", Cm(2.7), WD_ALIGN_PARAGRAPH.RIGHT, "{{ line.net }}"),
 ]
 
 
@@ -93,6 +95,10 @@ def add_style(document, name: str, *, size: float = 9, bold: bool = False,
     style.base_style = document.styles["Normal"]
     style.font.size = Pt(size)
     style.font.bold = bold
+    if bold:
+        # Arabic and Hebrew runs are complex script: they take <w:bCs/>, not <w:b/>, so a
+        # bold style without it draws them thin (or, for some fonts, with fallback glyphs).
+        style.element.get_or_add_rPr().find(qn("w:b")).addnext(OxmlElement("w:bCs"))
     style.font.all_caps = caps
     if color is not None:
         style.font.color.rgb = color
@@ -194,16 +200,16 @@ def letterhead(document) -> None:
     write(left, "{%p for address_line in company.address_lines %}", "QS Muted")
     write(left, "{{ address_line }}", "QS Muted")
     write(left, "{%p endfor %}", "QS Muted")
-    write(right, "QUOTATION", "QS Title", first=True)
-    write(right, "No. {{ number }}", "QS Number")
-    write(right, "Issue date: {{ issued_on }}", "QS Right")
-    write(right, "Valid until: {{ valid_until }}", "QS Right")
+    write(right, "{{ words.title }}", "QS Title", first=True)
+    write(right, "{{ words.number }}", "QS Number")
+    write(right, "{{ words.issued_on }}", "QS Right")
+    write(right, "{{ words.valid_until }}", "QS Right")
     rule = document.add_paragraph("", style="QS Spacer")
     paragraph_border(rule, "bottom", ACCENT_HEX, size=12)
 
 
 def customer_block(document) -> None:
-    document.add_paragraph("Prepared for", style="QS Label")
+    document.add_paragraph("{{ words.prepared_for }}", style="QS Label")
     document.add_paragraph("{{ customer.name }}", style="QS Strong")
     document.add_paragraph("{%p if customer.company %}")
     document.add_paragraph("{{ customer.company }}")
@@ -215,7 +221,7 @@ def customer_block(document) -> None:
 
 
 def items_table(document) -> None:
-    document.add_paragraph("All amounts in {{ currency }}.", style="QS Caption")
+    document.add_paragraph("{{ words.amounts_in }}", style="QS Caption")
     table = document.add_table(rows=4, cols=len(ITEM_COLUMNS))
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
     table_borders(table, bottom=ACCENT_HEX, insideH=RULE_HEX)
@@ -236,10 +242,10 @@ def items_table(document) -> None:
 def totals_table(document) -> None:
     document.add_paragraph("", style="QS Spacer")
     rows = [
-        ("Subtotal (net)", "{{ subtotal }}", False),
-        ("Discounts included", "{{ discount_total }}", False),
-        ("Tax", "{{ tax_total }}", False),
-        ("Total ({{ currency }})", "{{ total }} {{ currency }}", True),
+        ("{{ words.subtotal }}", "{{ subtotal }}", False),
+        ("{{ words.discount_total }}", "{{ discount_total }}", False),
+        ("{{ words.tax_total }}", "{{ tax_total }}", False),
+        ("{{ words.total }}", "{{ total_with_currency }}", True),
     ]
     table = document.add_table(rows=len(rows), cols=2)
     table.alignment = WD_TABLE_ALIGNMENT.RIGHT
@@ -257,28 +263,25 @@ def totals_table(document) -> None:
 
 def notes_and_terms(document) -> None:
     document.add_paragraph("{%p if notes_lines %}")
-    document.add_paragraph("Notes", style="QS Label")
+    document.add_paragraph("{{ words.notes }}", style="QS Label")
     document.add_paragraph("{%p for note_line in notes_lines %}")
     document.add_paragraph("{{ note_line }}")
     document.add_paragraph("{%p endfor %}")
     document.add_paragraph("{%p endif %}")
-    document.add_paragraph("Terms", style="QS Label")
-    document.add_paragraph(
-        "This quotation is valid until {{ valid_until }}. Prices are in {{ currency }}; "
-        "tax is charged at the rates shown per line. To accept, reply to this email "
-        "quoting {{ number }}.",
-        style="QS Muted",
-    )
+    document.add_paragraph("{{ words.terms }}", style="QS Label")
+    document.add_paragraph("{{ words.terms_text }}", style="QS Muted")
 
 
 def footer(section) -> None:
     paragraph = section.footer.paragraphs[0]
     paragraph.style = "QS Footer"
     paragraph_border(paragraph, "top", RULE_HEX, size=4)
-    paragraph.add_run("{{ company.name }} \u00b7 Quotation {{ number }} \u00b7 Page ")
+    paragraph.add_run("{{ company.name }} \u00b7 {{ words.document }} {{ number }} \u00b7 "
+                      "{{ words.page_before }}")
     add_field(paragraph, "PAGE")
-    paragraph.add_run(" of ")
+    paragraph.add_run("{{ words.page_between }}")
     add_field(paragraph, "NUMPAGES")
+    paragraph.add_run("{{ words.page_after }}")
 
 
 def build() -> Document:
@@ -324,9 +327,9 @@ def build() -> Document:
     prune(document)
 
     properties = document.core_properties
-    properties.title = "Quotation {{ number }}"
+    properties.title = "{{ words.document }} {{ number }}"
     properties.author = "{{ company.name }}"
-    properties.subject = "Quotation for {{ customer.name }}"
+    properties.subject = "{{ words.subject }}"
     properties.comments = ""
     properties.keywords = ""
     properties.last_modified_by = ""

@@ -13,6 +13,7 @@ from quote_service import migrate as migrations
 from quote_service.accounts.cli import tokens as tokens_commands
 from quote_service.accounts.cli import users as users_commands
 from quote_service.deliver.resend_limits import ResendLimited, ResendLimits
+from quote_service.domain.locales import SUPPORTED_LOCALES, canonical
 from quote_service.domain.money import plain_amount
 from quote_service.shell import connection, database_errors, settings
 
@@ -53,13 +54,14 @@ def submit(file, email: str, idempotency_key: str | None) -> None:
         payload = jsontext.load(file.read())
     except jsontext.MalformedJson as exc:
         raise click.ClickException(f"malformed JSON: {exc}") from None
+    current = settings()
     try:
-        submission = parse_submission(payload, templates=set(available_templates()))
+        submission = parse_submission(payload, templates=set(available_templates()),
+                                      default_locale=current.locale)
     except ValidationFailed as exc:
         for error in exc.errors:
             click.echo(f"{error.field}: {error.message}", err=True)
         raise click.ClickException("invalid quotation, nothing was written") from None
-    current = settings()
     with connection(current) as conn:
         user = users.get_by_email(conn, email)
     if user is None or not user.active:
@@ -263,16 +265,23 @@ def _toggle(name: str, *, pause: bool) -> None:
 @main.command()
 @click.option("--port", default=8000, show_default=True)
 @click.option("--timeout", default=120.0, show_default=True, help="Seconds to wait for the email.")
-def demo(port: int, timeout: float) -> None:
+@click.option("--locale", default=None, metavar="TAG",
+              help=f"The sample's locale (one of {', '.join(SUPPORTED_LOCALES)}); default: LOCALE.")
+def demo(port: int, timeout: float, locale: str | None) -> None:
     """Start the web server and a worker, submit a sample quotation over HTTP, wait for its
     PDF and email, print where they are, and stop what was started."""
     from quote_service.demo import run_demo
+
+    if locale is not None and canonical(locale) is None:
+        raise click.BadParameter(f"expected one of {', '.join(SUPPORTED_LOCALES)}",
+                                 param_hint="--locale")
 
     current = settings()
     with connection(current) as conn:
         migrations.migrate(conn)
     with database_errors():
-        code = run_demo(current, port=port, timeout=timeout, echo=click.echo)
+        code = run_demo(current, port=port, timeout=timeout, echo=click.echo,
+                        locale=canonical(locale) if locale else None)
     sys.exit(code)
 
 

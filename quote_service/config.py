@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
+from quote_service.domain.locales import DEFAULT_LOCALE, SUPPORTED_LOCALES, canonical
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEVELOPMENT_SECRET_KEY = "dev-only-not-secret"
 MIN_SECRET_KEY_LENGTH = 32
@@ -94,6 +96,16 @@ def _time_zone(env: Mapping[str, str]) -> str:
     return name
 
 
+def _locale(env: Mapping[str, str]) -> str:
+    """LOCALE: what a quotation that names no locale of its own is written in."""
+    raw = env.get("LOCALE") or DEFAULT_LOCALE
+    found = canonical(raw)
+    if found is None:
+        raise ConfigError(f"LOCALE={raw.strip()!r} is invalid: expected one of "
+                          f"{', '.join(SUPPORTED_LOCALES)}")
+    return found
+
+
 def _path(env: Mapping[str, str], name: str, default: str) -> Path:
     path = Path(env.get(name) or default)
     return path if path.is_absolute() else PROJECT_ROOT / path
@@ -141,6 +153,7 @@ class Settings:
     resend_window_seconds: int = 3600
     pdf_link_days: int = 90
     time_zone: str = "UTC"
+    locale: str = "en-GB"
     company_name: str = "Northwind Supplies Ltd"
     company_address: str = "12 Harbour Road\nBristol BS1 4XX\nUnited Kingdom"
     log_format: str = "text"
@@ -186,6 +199,7 @@ class Settings:
             resend_window_seconds=_number(env, "RESEND_WINDOW_SECONDS", 3600, int, 1),
             pdf_link_days=_number(env, "PDF_LINK_DAYS", 90, int, 1),
             time_zone=_time_zone(env),
+            locale=_locale(env),
             company_name=env.get("COMPANY_NAME") or cls.company_name,
             company_address=(env.get("COMPANY_ADDRESS") or cls.company_address).replace("\\n", "\n"),
             log_format=_choice(env, "LOG_FORMAT", "text", ("text", "json")),

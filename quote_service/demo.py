@@ -103,7 +103,9 @@ def demo_token(settings: Settings, echo) -> tuple[str, int]:
         return tokens.create(conn, user, "demo")
 
 
-def run_demo(settings: Settings, *, port: int, timeout: float, echo=print) -> int:
+def run_demo(settings: Settings, *, port: int, timeout: float, echo=print,
+             locale: str | None = None) -> int:
+    """`locale`: the sample's own, or None for the service's LOCALE."""
     base = f"http://127.0.0.1:{port}"
     token, token_id = demo_token(settings, echo)
     auth = {"Authorization": f"Bearer {token}"}
@@ -119,7 +121,8 @@ def run_demo(settings: Settings, *, port: int, timeout: float, echo=print) -> in
             echo("the web server did not become ready; see var/log/demo-web.log")
             return 1
         started = time.monotonic()
-        status, body = http_json("POST", f"{base}/api/quotations", SAMPLE,
+        sample = SAMPLE if locale is None else {**SAMPLE, "locale": locale}
+        status, body = http_json("POST", f"{base}/api/quotations", sample,
                                  {**auth, "Idempotency-Key": f"demo-{dt.datetime.now():%Y%m%d%H%M%S%f}"})
         if status != 202:
             echo(f"submission refused: {status} {body}")

@@ -114,6 +114,7 @@ packages=(
     libreoffice-writer-nogui libreoffice-core-nogui python3-uno # headless DOCX -> PDF, UNO bridge
     python3-venv make poppler-utils                             # venv; make; pdftotext/pdffonts
     fonts-dejavu-core fonts-liberation fonts-noto-core fonts-noto-cjk # Latin/Greek/Cyrillic, Office metrics, other scripts, CJK
+    fonts-symbola                                               # emoji and symbols, in outlines LibreOffice embeds in the PDF
     postgresql-client
 )
 [ "$FOR_TESTS" -eq 1 ] && packages+=(chromium postgresql iproute2)

@@ -83,6 +83,7 @@ class Quotation:
     responded_at: dt.datetime | None = None
     response_delivery_id: int | None = None
     expired_at: dt.datetime | None = None
+    locale: str = "en-GB"  # BCP 47: its amounts, dates and words (domain/locales.py)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Self:

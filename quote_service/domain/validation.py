@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from quote_service.domain.locales import DEFAULT_LOCALE, SUPPORTED_LOCALES, canonical
 from quote_service.domain.money import MINOR_UNITS, is_known_currency
 from quote_service.domain.pricing import LineInput
 
@@ -22,7 +23,8 @@ MAX_PRICE = Decimal("1000000000000")
 DEFAULT_VALIDITY_DAYS = 30
 MAX_VALIDITY_DAYS = 366
 _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;.]{2,}$")
-_TOP_FIELDS = {"customer", "currency", "valid_until", "notes", "template", "lines", "draft"}
+_TOP_FIELDS = {"customer", "currency", "valid_until", "notes", "template", "lines", "draft",
+               "locale"}
 _CUSTOMER_FIELDS = {"name", "email", "company", "address"}
 _LINE_FIELDS = {"description", "quantity", "unit_price", "tax_rate", "discount_pct"}
 
@@ -74,6 +76,7 @@ class Submission:
     template: str
     lines: tuple[LineInput, ...]
     draft: bool | None = None  # None: not said (a submission is sent, a revision is a draft)
+    locale: str | None = DEFAULT_LOCALE  # BCP 47, one of SUPPORTED_LOCALES; None: not said
 
 
 class _Checker:
@@ -151,9 +154,12 @@ class _Checker:
 
 
 def parse_submission(
-    payload: Any, *, templates: set[str], today: dt.date | None = None
+    payload: Any, *, templates: set[str], today: dt.date | None = None,
+    default_locale: str | None = DEFAULT_LOCALE,
 ) -> Submission:
-    """Validate `payload`; raise ValidationFailed listing every problem."""
+    """Validate `payload`; raise ValidationFailed listing every problem. A payload that names
+    no locale gets `default_locale`: the service's LOCALE for a new quotation, None (keep
+    the one it has) for a changed one."""
     today = today or dt.date.today()
     check = _Checker()
     if not isinstance(payload, dict):
@@ -234,9 +240,17 @@ def parse_submission(
     if draft is not None and not isinstance(draft, bool):
         check.fail("draft", "must be true or false")
 
+    locale = default_locale
+    raw_locale = payload.get("locale")
+    if raw_locale not in (None, ""):
+        locale = canonical(raw_locale) or ""
+        if not locale:
+            check.fail("locale", f"must be one of {', '.join(SUPPORTED_LOCALES)}")
+
     if check.errors:
         raise ValidationFailed(check.errors)
-    return Submission(customer, currency, valid_until, notes, template, tuple(lines), draft)
+    return Submission(customer, currency, valid_until, notes, template, tuple(lines), draft,
+                      locale)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ files in `docx_templates/`, never by path.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import io
 import re
@@ -21,9 +22,9 @@ from docxtpl import DocxTemplate
 from jinja2.sandbox import SandboxedEnvironment
 
 from quote_service.config import PROJECT_ROOT
-from quote_service.domain.money import format_amount
+from quote_service.domain.locales import DEFAULT_LOCALE
 from quote_service.domain.pricing import LineInput, price_lines
-from quote_service.generate.context import line_context
+from quote_service.generate.context import framing_context, line_context, totals_context
 
 TEMPLATES_DIR = PROJECT_ROOT / "docx_templates"
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -146,7 +147,8 @@ _PRODUCTS = [
 ]
 
 
-def sample_context(lines: int = 3) -> dict[str, Any]:
+def sample_context(lines: int = 3, locale: str = DEFAULT_LOCALE, *,
+                   customer_name: str = "Dr. Ana Müller-Łukasiewicz") -> dict[str, Any]:
     """A realistic quotation context with `lines` line items, for tests and benchmarks, priced
     by the service's own rules (`price_lines`) and formatted as quotations are."""
     currency = "EUR"
@@ -162,21 +164,17 @@ def sample_context(lines: int = 3) -> dict[str, Any]:
             "name": "Northwind Supplies Ltd",
             "address_lines": ["12 Harbour Road", "Bristol BS1 4XX", "United Kingdom"],
         },
-        "number": "Q-2026-0001",
-        "issued_on": "28 November 2026",
-        "valid_until": "28 December 2026",
-        "currency": currency,
+        **framing_context(locale, number="Q-2026-0001", currency=currency,
+                          issued_on=dt.date(2026, 11, 28), valid_until=dt.date(2026, 12, 28),
+                          customer_name=customer_name),
         "customer": {
-            "name": "Dr. Ana Müller-Łukasiewicz",
+            "name": customer_name,
             "company": "Smith & Sons <Ltd>",
             "email": "buyer@example.com",
             "address_lines": ["Hauptstraße 5", "10115 Berlin", "Germany"],
         },
-        "lines": [line_context(line, currency) for line in priced],
-        "subtotal": format_amount(totals.subtotal, currency),
-        "discount_total": format_amount(totals.discount_total, currency),
-        "tax_total": format_amount(totals.tax_total, currency),
-        "total": format_amount(totals.total, currency),
+        "lines": [line_context(line, currency, locale) for line in priced],
+        **totals_context(totals, currency, locale),
         "notes_lines": [
             "Delivery within 10 working days of your order.",
             "",

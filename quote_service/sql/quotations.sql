@@ -14,13 +14,13 @@ INSERT INTO quotations (
     number, year, seq, status, customer_name, customer_email, customer_company,
     customer_address, currency, valid_until, notes, template, subtotal, discount_total,
     tax_total, total, user_id, idempotency_key, request_hash, draft, version,
-    previous_version_id, customer_id
+    previous_version_id, customer_id, locale
 ) VALUES (
     %(number)s, %(year)s, %(seq)s, %(status)s, %(customer_name)s, %(customer_email)s,
     %(customer_company)s, %(customer_address)s, %(currency)s, %(valid_until)s, %(notes)s,
     %(template)s, %(subtotal)s, %(discount_total)s, %(tax_total)s, %(total)s,
     %(user_id)s, %(idempotency_key)s, %(request_hash)s, %(draft)s, %(version)s,
-    %(previous_version_id)s, %(customer_id)s
+    %(previous_version_id)s, %(customer_id)s, %(locale)s
 )
 RETURNING *;
 
@@ -161,7 +161,7 @@ SET customer_name = %(customer_name)s, customer_email = %(customer_email)s,
     currency = %(currency)s, valid_until = %(valid_until)s, notes = %(notes)s,
     template = %(template)s, subtotal = %(subtotal)s, discount_total = %(discount_total)s,
     tax_total = %(tax_total)s, total = %(total)s, customer_id = %(customer_id)s,
-    rendering = rendering + 1, pdf_key = NULL, pdf_sha256 = NULL, pdf_size = NULL,
+    locale = %(locale)s, rendering = rendering + 1, pdf_key = NULL, pdf_sha256 = NULL, pdf_size = NULL,
     pdf_generated_at = NULL, status = 'draft', failed_step = NULL, last_error = NULL,
     updated_at = now()
 WHERE id = %(id)s

@@ -12,6 +12,8 @@ quotation that went out (or was prepared, or expired) gets a next version.
 
 from __future__ import annotations
 
+import dataclasses
+
 import psycopg
 from psycopg.types.json import Jsonb
 
@@ -37,7 +39,8 @@ def replace_draft(conn: psycopg.Connection, quotation_id: int, submission: Submi
         raise pipeline.NotAllowed("its PDF is being made right now; try again in a moment")
     priced, totals = price_lines(list(submission.lines), submission.currency)
     customer = submission.customer
-    known = customers.remember(conn, customer, team=team)
+    locale = submission.locale or quotation.locale  # not said: the draft keeps its own
+    known = customers.remember(conn, customer, team=team, locale=locale)
     row = db.fetch_one(
         conn, "replace_body", id=quotation_id,
         customer_name=customer.name, customer_email=customer.email,
@@ -45,7 +48,8 @@ def replace_draft(conn: psycopg.Connection, quotation_id: int, submission: Submi
         currency=submission.currency, valid_until=submission.valid_until,
         notes=submission.notes, template=submission.template,
         subtotal=totals.subtotal, discount_total=totals.discount_total,
-        tax_total=totals.tax_total, total=totals.total, customer_id=known.id)
+        tax_total=totals.tax_total, total=totals.total, customer_id=known.id,
+        locale=locale)
     db.execute(conn, "delete_lines", quotation_id=quotation_id)
     insert_lines(conn, quotation_id, priced)
     edited = Quotation.from_row(row)
@@ -67,6 +71,8 @@ def revise(conn: psycopg.Connection, quotation_id: int, submission: Submission, 
         raise pipeline.NotAllowed(f"the customer has {previous.response_kind} it")
     pipeline.ensure_no_active_job(conn, quotation_id)
     draft = True if submission.draft is None else submission.draft
+    # Not said: the next version is in the previous one's locale.
+    submission = dataclasses.replace(submission, locale=submission.locale or previous.locale)
     status = "draft" if draft else "queued"
     row, totals = insert_version(
         conn, submission, user_id=user_id, team=team, status=status, year=previous.year,

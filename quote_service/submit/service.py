@@ -14,6 +14,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from quote_service import customers, db, queue
+from quote_service.domain.locales import DEFAULT_LOCALE
 from quote_service.domain.model import Quotation
 from quote_service.domain.pricing import PricedLine, Totals, price_lines
 from quote_service.domain.validation import Submission
@@ -104,7 +105,8 @@ def insert_version(
     yet (it is taken last, see insert_quotation), a revision has its predecessor's."""
     priced, totals = price_lines(list(submission.lines), submission.currency)
     customer = submission.customer
-    known = customers.remember(conn, customer, team=team)
+    locale = submission.locale or DEFAULT_LOCALE
+    known = customers.remember(conn, customer, team=team, locale=locale)
     row = db.fetch_one(
         conn, "insert_quotation",
         number=number, year=year, seq=seq, status=status,
@@ -116,7 +118,7 @@ def insert_version(
         tax_total=totals.tax_total, total=totals.total,
         user_id=user_id, idempotency_key=idempotency_key, request_hash=body_hash,
         draft=status == "draft", version=version, previous_version_id=previous_version_id,
-        customer_id=known.id,
+        customer_id=known.id, locale=locale,
     )
     insert_lines(conn, row["id"], priced)
     return row, totals

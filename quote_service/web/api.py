@@ -88,6 +88,7 @@ def quotation_document(detail: quotations.QuotationDetail) -> dict[str, Any]:
         "valid_until": q.valid_until.isoformat(),
         "notes": q.notes,
         "template": q.template,
+        "locale": q.locale,
         "submitted_by": detail.submitted_by,
         "subtotal": plain_amount(q.subtotal, q.currency),
         "discount_total": plain_amount(q.discount_total, q.currency),
@@ -128,13 +129,16 @@ def _json_body() -> Any:
         return None, json_error(400, f"malformed JSON: {exc}")
 
 
-def _submission() -> tuple[Submission | None, Any, Response | None]:
-    """The request's body as a submission, its payload, or the response refusing it."""
+def _submission(*, new: bool = True) -> tuple[Submission | None, Any, Response | None]:
+    """The request's body as a submission, its payload, or the response refusing it. A new
+    quotation that names no locale gets the service's; a changed one keeps its own."""
     payload, error = _json_body()
     if error is not None:
         return None, None, error
     try:
-        return parse_submission(payload, templates=set(available_templates())), payload, None
+        default_locale = services().settings.locale if new else None
+        return (parse_submission(payload, templates=set(available_templates()),
+                                 default_locale=default_locale), payload, None)
     except ValidationFailed as exc:
         return None, payload, (jsonify({"errors": [e.as_dict() for e in exc.errors]}), 422)
 
@@ -244,7 +248,7 @@ def _action(quotation_id: int, action: actions.Action, *, status: int = 202):
 @bp.put("/quotations/<int:quotation_id>")
 def replace_quotation(quotation_id: int):
     """A draft's (or ready quotation's) new body: same number, its PDF made again."""
-    submission, _, refused = _submission()
+    submission, _, refused = _submission(new=False)
     if refused is not None:
         return refused
     return _action(quotation_id, actions.edit(submission))
@@ -259,7 +263,7 @@ def send_quotation(quotation_id: int):
 @bp.post("/quotations/<int:quotation_id>/revise")
 def revise_quotation(quotation_id: int):
     """The next version of a sent, ready or expired quotation (a draft unless draft=false)."""
-    submission, _, refused = _submission()
+    submission, _, refused = _submission(new=False)
     if refused is not None:
         return refused
     return _action(quotation_id, actions.revise(submission), status=201)

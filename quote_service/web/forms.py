@@ -56,6 +56,7 @@ class QuotationForm:
     valid_until: str = ""
     notes: str = ""
     template: str = DEFAULT_TEMPLATE
+    locale: str = ""  # empty: the service's LOCALE
     lines: list[dict[str, str]] = field(
         default_factory=lambda: [empty_line() for _ in range(INITIAL_ROWS)]
     )
@@ -78,6 +79,7 @@ class QuotationForm:
             valid_until=_text(form.get("valid_until")),
             notes=_text(form.get("notes")),
             template=_text(form.get("template")) or DEFAULT_TEMPLATE,
+            locale=_text(form.get("locale")),
             lines=lines or [empty_line()],
             submission_id=valid_submission_id(form.get("submission_id")) or new_submission_id(),
         )
@@ -90,7 +92,7 @@ class QuotationForm:
                       "company": quotation.customer_company,
                       "address": quotation.customer_address},
             currency=quotation.currency, valid_until=quotation.valid_until.isoformat(),
-            notes=quotation.notes, template=quotation.template,
+            notes=quotation.notes, template=quotation.template, locale=quotation.locale,
             lines=[{"description": line.description, "quantity": plain_number(line.quantity),
                     "unit_price": plain_number(line.unit_price),
                     "tax_rate": plain_number(line.tax_rate),
@@ -121,6 +123,7 @@ class QuotationForm:
             "valid_until": self.valid_until.strip(),
             "notes": self.notes,
             "template": self.template,
+            "locale": self.locale.strip(),
             "lines": [dict(self.lines[i]) for i in self.filled_rows()],
             **({} if draft is None else {"draft": draft}),
         }
@@ -136,7 +139,7 @@ def input_name(path: str, row_of_line: list[int]) -> str:
     `lines[1]` -> `lines-<row>`; anything else -> `lines` or the general summary."""
     if path.startswith("customer.") and path.removeprefix("customer.") in CUSTOMER_FIELDS:
         return "customer_" + path.removeprefix("customer.")
-    if path in ("currency", "valid_until", "notes", "template", LINES):
+    if path in ("currency", "valid_until", "notes", "template", "locale", LINES):
         return path
     match = _LINE_PATH.match(path)
     if match:
@@ -169,6 +172,7 @@ FIELD_LABELS = {
     "valid_until": "Valid until",
     "notes": "Notes",
     "template": "Template",
+    "locale": "Language and formats",
     LINES: "Line items",
     "description": "description",
     "quantity": "quantity",

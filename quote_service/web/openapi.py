@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from quote_service.domain.locales import SUPPORTED_LOCALES
 from quote_service.domain.model import ANSWERS, STATUSES
 from quote_service.domain.money import MINOR_UNITS
 from quote_service.web.params import MAX_ID
@@ -281,6 +282,12 @@ OPENAPI = {
                                                "days ahead"},
                 "notes": _text(5000, multiline=True),
                 "template": {"type": "string", "default": "standard"},
+                "locale": {"type": "string", "enum": list(SUPPORTED_LOCALES),
+                           "example": "de-DE",
+                           "description": "BCP 47: the PDF's and the customer's emails' "
+                                          "words, amounts and dates (CLDR); not given, a new "
+                                          "quotation has the service's LOCALE, an edited or "
+                                          "revised one keeps its own"},
                 "draft": {"type": "boolean", "description": "Make and store the PDF without "
                           "sending it (status draft, then ready); a revision is a draft "
                           "unless this is false"},
@@ -302,6 +309,7 @@ OPENAPI = {
             "id": {"type": "integer"}, "number": {"type": "string"},
             "status": _STATUS, "total": {"type": "string"},
             "currency": {"type": "string"}, "last_error": {"type": ["string", "null"]},
+            "locale": {"type": "string", "enum": list(SUPPORTED_LOCALES)},
             "customer": {"type": "object", "properties": {
                 "name": {"type": "string"}, "email": {"type": "string"},
                 "company": {"type": "string"}, "address": {"type": "string"}}},

@@ -29,6 +29,7 @@ from flask import (
 from quote_service import db, pipeline, quotations
 from quote_service.app import services
 from quote_service.deliver.resend_limits import ResendLimited
+from quote_service.domain import locales
 from quote_service.domain.model import ANSWERS, STATUSES, Event, Quotation
 from quote_service.domain.money import MINOR_UNITS, format_amount, plain_number
 from quote_service.domain.validation import (
@@ -89,6 +90,12 @@ def price_filter(value: Decimal | None, currency: str) -> str:
     return f"{value:,.{places}f}"
 
 
+@bp.app_template_filter("locale_name")
+def locale_name_filter(tag: str) -> str:
+    """`de-DE` as its speakers call it: `Deutsch (Deutschland) — de-DE`."""
+    return locales.label(tag)
+
+
 @bp.app_template_filter("when")
 def when_filter(value: dt.datetime | None, seconds: bool = False) -> str:
     """Timestamps in UTC, so that every reader and every log line agree on the time."""
@@ -131,7 +138,8 @@ def read_form(form: QuotationForm, draft: bool | None, **render: Any):
     form rendered again with each error next to its field (422)."""
     payload = form.to_payload(draft=draft)
     try:
-        return parse_submission(payload, templates=set(available_templates())), payload, None
+        return parse_submission(payload, templates=set(available_templates()),
+                                default_locale=services().settings.locale), payload, None
     except ValidationFailed as exc:
         errors = forms.errors_by_input(exc.errors, form.filled_rows())
         return None, payload, (render_form(form, errors, **render), 422)
@@ -207,6 +215,8 @@ def render_form(form: QuotationForm, errors: dict[str, list[str]] | None = None,
         buttons=buttons,
         currencies=sorted(MINOR_UNITS),
         templates=sorted(available_templates()),
+        locales=[(tag, locales.label(tag)) for tag in locales.SUPPORTED_LOCALES],
+        chosen_locale=form.locale or services().settings.locale,
         min_date=today.isoformat(),
         max_date=(today + dt.timedelta(days=MAX_VALIDITY_DAYS)).isoformat(),
     )

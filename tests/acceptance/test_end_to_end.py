@@ -67,14 +67,40 @@ def test_submitted_quotation_becomes_a_pdf_and_one_email(stack, settings):
     assert [a.get_filename() for a in attachments] == [f"{detail['number']}-v1.pdf"]
     assert attachments[0].get_content() == pdf.read_bytes()
     body = message.get_body(("plain",)).get_content()
-    # The email's own link opens the PDF for the customer, with no account, on the real server.
+    # The email's own link opens the customer's page and its PDF, with no account, on the
+    # real server.
     link = re.search(r"http://\S+/q/([A-Za-z0-9_-]{43})", body)
     assert link and link.group(0).startswith(stack.base_url), body
     with urllib.request.urlopen(link.group(0)) as response:
+        assert response.status == 200 and detail["number"] in response.read().decode()
+    with urllib.request.urlopen(link.group(0) + "/pdf") as response:
         assert response.status == 200 and response.read() == pdf.read_bytes()
     assert detail["deliveries"][0]["link"]["state"] == "active"
     assert detail["deliveries"][0]["state"] == "accepted"
     assert detail["deliveries"][0]["provider_message_id"] == message["Message-ID"]
+
+
+def test_a_japanese_quotation_is_made_and_sent_in_japanese_by_the_real_worker(stack, settings):
+    stack.start_web()
+    stack.start_worker()
+    status, created = stack.post("/api/quotations", sample_payload(
+        locale="ja-JP", currency="JPY", customer={"name": "山田太郎 🚀", "email": "taro@example.com"},
+        lines=[{"description": "設置作業", "quantity": "3", "unit_price": "43300",
+                "tax_rate": "10"}]))
+    assert status == 202, created
+    detail = stack.wait_for(created["links"]["self"], lambda q: q["status"] in ("sent", "failed"))
+    assert detail["status"] == "sent" and detail["locale"] == "ja-JP", detail
+
+    text = " ".join(pdf_text(settings.storage_dir / detail["pdf"]["key"]).split())
+    for expected in ("御見積書", "山田太郎 🚀", "設置作業", "129,900", "合計（JPY） ￥142,890"):
+        assert expected in text, (expected, text)
+    fonts = subprocess.run(["pdffonts", str(settings.storage_dir / detail["pdf"]["key"])],
+                           check=True, capture_output=True, text=True).stdout
+    assert "Symbola" in fonts and "NotoSansCJK" in fonts
+    [eml] = settings.outbox_dir.glob("*.eml")
+    message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    assert message.get_body(("plain",)).get_content().startswith("山田太郎 🚀 様")
+    assert "合計 ￥142,890" in message.get_body(("plain",)).get_content()
 
 
 def test_a_conversion_that_keeps_failing_marks_the_quotation_failed(stack, settings):

@@ -100,7 +100,7 @@ def test_totals_and_header_fields(pdf, context):
         "QUOTATION", "No. Q-2026-0001", "Issue date: 28 November 2026",
         "Valid until: 28 December 2026", f"Subtotal (net) {context['subtotal']}",
         f"Discounts included {context['discount_total']}", f"Tax {context['tax_total']}",
-        f"Total (EUR) {context['total']} EUR", "Page 1 of 1", context["company"]["name"],
+        f"Total (EUR) {context['total_with_currency']}", "Page 1 of 1", context["company"]["name"],
     ):
         assert expected in text
 
@@ -120,5 +120,5 @@ def test_long_quotation_spans_pages_with_every_row(converter):
     assert len(reader.pages) == 5
     text = flat(pdf_text(pdf))
     assert all(f" {line['net']}" in text for line in context["lines"])
-    assert f"Total (EUR) {context['total']} EUR" in text
+    assert f"Total (EUR) {context['total_with_currency']}" in text
     assert "Page 5 of 5" in text
