@@ -18,7 +18,8 @@ from quote_service.app import services
 from quote_service.domain.model import Line
 from quote_service.domain.validation import ValidationFailed, parse_answer
 from quote_service.web.csrf import csrf_valid
-from quote_service.web.pdf import customer_page, link_unavailable, send_pdf
+from quote_service.web.customer_page import customer_page, link_unavailable
+from quote_service.web.pdf import send_pdf
 
 bp = Blueprint("customer", __name__, template_folder="templates")
 
@@ -38,18 +39,19 @@ def _open(token: str):
     if link is None or quotation is None:
         return None, None, link_unavailable("unknown", 404)
     if link.state != "active":
-        return None, None, link_unavailable(link.state)
+        return None, None, link_unavailable(link.state, locale=quotation.locale)
     return link, quotation, None
 
 
 def _page(token: str, view: answers.CustomerView, *, status: int, errors=None,
           form=None, posted: str | None = None) -> Response:
     """The page; after a refused form, `posted` names that form, which keeps what was typed
-    and shows the errors."""
+    and shows the errors (each field's is the key of its sentence in the page's words)."""
     with db.transaction(services().pool) as conn:
         lines = [Line.from_row(r) for r in db.fetch_all(conn, "get_lines",
                                                         quotation_id=view.quotation.id)]
-    return customer_page("customer_quotation.html", status, view=view, q=view.quotation,
+    return customer_page("customer_quotation.html", status, view.quotation.locale,
+                         view=view, q=view.quotation,
                          lines=lines, token=token, errors=errors or {}, form=form or {},
                          posted=posted)
 
@@ -80,12 +82,12 @@ def answer(token: str, verb: str):
         view = answers.view(conn, quotation, settings.today())
     if not csrf_valid():
         return _page(token, view, status=400, form=request.form, posted=verb,
-                     errors={"form": "This form has expired. Please try again."})
+                     errors={"form": "form_expired"})
     try:
         given = parse_answer(request.form)
-    except ValidationFailed as exc:
+    except ValidationFailed as exc:  # the page says it in the customer's words: `name_error`
         return _page(token, view, status=422, form=request.form, posted=verb,
-                     errors={e.field: e.message for e in exc.errors})
+                     errors={e.field: f"{e.field}_error" for e in exc.errors})
     try:
         with db.transaction(services().pool) as conn:
             answers.record(conn, link, ANSWER_OF_VERB[verb], given.name, given.comment,

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, abort, g, redirect, render_template
+from flask import Blueprint, Response, abort, g, redirect
 
 from quote_service import db, quotations
 from quote_service.app import services
 from quote_service.deliver.storage.base import StorageError
 from quote_service.domain.model import Quotation
 from quote_service.web.auth import current_scope
+from quote_service.web.customer_page import link_unavailable
 
 logger = logging.getLogger("quote_service.web")
 
@@ -49,22 +50,6 @@ def send_pdf(q: Quotation) -> Response:
     response.headers["Content-Security-Policy"] = "frame-ancestors 'self'"
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     return response
-
-
-def customer_page(template: str, status: int, **context) -> Response:
-    """A page for a customer (no account, no site navigation), never cached: what it shows
-    changes with the quotation, and a shared computer must not keep it."""
-    settings = services().settings
-    body = render_template(template, status=status, company=settings.company_name,
-                           contact=settings.mail_from, **context)
-    response = Response(body, status, mimetype="text/html")
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def link_unavailable(reason: str, status: int = 410) -> Response:
-    """The page a customer sees instead of the quotation: why, and how to get a new link."""
-    return customer_page("link_unavailable.html", status, reason=reason)
 
 
 @bp.get("/quotations/<int:quotation_id>/pdf")

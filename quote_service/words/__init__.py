@@ -1,7 +1,8 @@
 """The fixed words of the quotation document and of the emails, one catalog per language.
 
-Each `<language>.toml` beside this file holds two tables, `[document]` (the DOCX template's
-`{{ words.* }}`, see generate/context.py) and `[email]` (deliver/email.py). They are data, not
+Each `<language>.toml` beside this file holds three tables, `[document]` (the DOCX template's
+`{{ words.* }}`, see generate/context.py), `[email]` (deliver/email.py) and `[page]` (the
+customer's page, web/customer_page.py). They are data, not
 code, so a translator edits one file and a new language is a new file plus its locales in
 domain/locales.py. Sentences are whole, with named places (`{total}`), because word order
 differs between languages; every catalog has exactly the keys of the English one (a test checks).
@@ -20,11 +21,11 @@ CATALOGS = Path(__file__).resolve().parent
 
 @functools.cache
 def catalog(lang: str) -> dict[str, dict[str, str]]:
-    """The `[document]` and `[email]` tables of `lang` (`de`), read once per process."""
+    """The `[document]`, `[email]` and `[page]` tables of `lang` (`de`), read once per process."""
     with open(CATALOGS / f"{lang}.toml", "rb") as file:
         return tomllib.load(file)
 
 
 def words_for(locale: str, part: str) -> dict[str, str]:
-    """The `part` ("document" or "email") words of `locale`'s language: `de-CH` reads `de`."""
+    """The `part` ("document", "email" or "page") words of `locale`'s language: `de-CH` reads `de`."""
     return catalog(language(locale))[part]

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from quote_service import db
+from quote_service.domain import locales
 from quote_service.generate.converters import UnoserverConverter
 from tests.samples import sample_payload
 from tests.support.pipeline_runner import run_queue
@@ -164,7 +165,7 @@ def test_the_customer_accepts_once_and_both_sides_are_told(life, anonymous_clien
 
     assert anonymous_client.post(f"/q/{token}/accept", data={"name": "Ann"}).status_code == 400
     missing = answer(anonymous_client, token, "accept", name=" ", comment="ok")
-    assert missing.status_code == 422 and "is required" in missing.get_data(as_text=True)
+    assert missing.status_code == 422 and "Please give your name" in missing.get_data(as_text=True)
     given = answer(anonymous_client, token, "accept", name="Ann Buyer",
                    comment="Please deliver\nbefore Friday")
     assert given.status_code == 303 and given.headers["Location"] == f"/q/{token}"
@@ -238,6 +239,34 @@ def test_past_its_validity_an_unanswered_quotation_expires(life, anonymous_clien
     assert answer(anonymous_client, token, "accept", name="Late").status_code == 410
     ids = [i["id"] for i in life.sales.get("/api/quotations?status=expired").get_json()["items"]]
     assert ids == [created["id"]]
+
+
+def test_the_customer_page_speaks_the_quotations_language(life, anonymous_client, conn):
+    valid_until = dt.date.today() + dt.timedelta(days=30)
+    created = life.submit(locale="de-DE", valid_until=valid_until.isoformat(), customer={
+        "name": "Jürgen <Weiß> & Söhne", "email": "jw@example.com"})
+    life.run()
+    assert life.get(created["id"])["status"] == "sent"
+    token = life.link_token()
+
+    page = anonymous_client.get(f"/q/{token}")
+    html = page.get_data(as_text=True)
+    assert '<html lang="de-DE">' in html
+    assert "Angebot annehmen" in html and "Accept" not in html
+    assert f"gültig bis {locales.long_date(valid_until, 'de-DE')}" in html  # 1. Januar 2027
+    assert f"Gesamtbetrag <strong>{created['total'].replace('.', ',')}\xa0€</strong>" in html
+    assert "Jürgen &lt;Weiß&gt; &amp; Söhne" in html  # a name is never markup
+    missing = answer(anonymous_client, token, "decline", name="")
+    assert missing.status_code == 422 and "Bitte geben Sie Ihren Namen an" in missing.text
+    assert answer(anonymous_client, token, "decline", name="J. Weiß").status_code == 303
+    html = anonymous_client.get(f"/q/{token}").get_data(as_text=True)
+    assert "Sie haben dieses Angebot abgelehnt" in html and "<strong>J. Weiß</strong>" in html
+
+    conn.execute("UPDATE delivery_links SET revoked_at = now()")
+    gone = anonymous_client.get(f"/q/{token}")
+    assert gone.status_code == 410 and "Dieser Link wurde zurückgezogen" in gone.text
+    unknown = anonymous_client.get("/q/" + "x" * 43)  # no quotation to go by: LOCALE
+    assert unknown.status_code == 404 and "This link is not valid" in unknown.text
 
 
 def test_a_quotation_expires_at_the_end_of_its_day_in_the_service_time_zone(life, conn,

@@ -55,7 +55,7 @@ def test_only_supported_tags_are_taken(given, stored):
 def test_every_supported_locale_has_words_and_every_catalog_the_same_keys_and_places():
     english = catalog("en")
     for tag in locales.SUPPORTED_LOCALES:
-        for part in ("document", "email"):
+        for part in ("document", "email", "page"):
             words = words_for(tag, part)
             assert set(words) == set(english[part]), (tag, part)
             for key, text in words.items():
