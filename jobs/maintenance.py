@@ -8,8 +8,9 @@
   mistaken for a dead one (its heartbeat runs in the event loop, apart from the threads running
   sync tasks), short enough that a killed worker's quotation resumes within a minute.
 - `delete_finished_jobs`, every hour: procrastinate_jobs is the queue, not the record. Finished
-  jobs older than JOB_RETENTION_HOURS (168, a week) are deleted; what must last is kept
-  elsewhere and never deleted here: quotations, their events, deliveries and job_failures.
+  jobs older than JOB_RETENTION_HOURS (168, a week) are deleted, a few thousand per
+  transaction (quote_service/retention.py); what must last is kept elsewhere and never deleted
+  here: quotations, their events, deliveries and job_failures.
 
 - `expire_quotations`, every minute: a quotation past its `valid_until` day (in TIME_ZONE)
   without an answer is `expired`, with an event; in bounded batches.
@@ -33,7 +34,7 @@ import procrastinate
 from jobs import failures
 from jobs.application import app, services, settings
 from jobs.worker import Routine
-from quote_service import db
+from quote_service import db, retention
 
 logger = logging.getLogger("quote_service.jobs.maintenance")
 
@@ -72,13 +73,11 @@ async def recover_stalled_jobs(app: procrastinate.App) -> Recovery:
 
 async def delete_finished_jobs(app: procrastinate.App) -> str:
     """Delete succeeded, failed, cancelled and aborted jobs (and their procrastinate_events)
-    whose last event is older than the retention, with procrastinate's own statement."""
-    await app.job_manager.delete_old_jobs(
-        nb_hours=settings.job_retention_hours, include_failed=True, include_cancelled=True,
-        include_aborted=True,
-    )
-    logger.info("deleted jobs finished more than %d hours ago", settings.job_retention_hours)
-    return f"deleted jobs finished more than {settings.job_retention_hours} h ago"
+    whose last event is older than the retention, in short batches (quote_service.retention)."""
+    hours = settings.job_retention_hours
+    done = await asyncio.to_thread(retention.delete_finished_jobs, services().pool, hours)
+    logger.info("jobs finished more than %d hours ago: %s", hours, done)
+    return f"{done} (finished more than {hours} h ago)"
 
 
 async def expire_quotations(app: procrastinate.App) -> str:

@@ -6,7 +6,8 @@
 SELECT queue_name, status::text AS status, jobs FROM queue_summary;
 
 -- name: dashboard_quotation_counts
-SELECT status, count(*) AS n FROM quotations GROUP BY status;
+-- From the per-status counts that triggers keep (migrations/0030), not a scan of quotations.
+SELECT status, sum(n)::bigint AS n FROM quotation_status_counts GROUP BY status;
 
 -- name: dashboard_oldest_waiting
 -- The quotation that has waited longest for its PDF or its email. One whose email awaits
@@ -74,10 +75,10 @@ ORDER BY j.id DESC
 LIMIT %(limit)s;
 
 -- name: dashboard_task_names
-SELECT DISTINCT task_name FROM procrastinate_jobs ORDER BY task_name;
+SELECT task_name FROM job_counts GROUP BY task_name HAVING sum(n) > 0 ORDER BY task_name;
 
 -- name: dashboard_queue_names
-SELECT DISTINCT queue_name FROM procrastinate_jobs ORDER BY queue_name;
+SELECT queue_name FROM job_counts GROUP BY queue_name HAVING sum(n) > 0 ORDER BY queue_name;
 
 -- name: dashboard_job
 SELECT j.id, j.queue_name, j.task_name, j.priority, j.lock, j.queueing_lock, j.args,
@@ -141,6 +142,18 @@ WHERE j.status = 'failed'
   AND NOT EXISTS (SELECT 1 FROM deliveries_awaiting_reconciliation r
                   WHERE j.lock = 'quotation-' || r.quotation_id)
 ORDER BY j.id;
+
+-- name: dashboard_retryable_failed_count
+-- How many jobs "Retry all failed" would retry, counted up to %(limit)s: the overview shows
+-- "N+" past it instead of walking every failed job of the kept history at each refresh.
+SELECT count(*) AS n FROM (
+    SELECT 1 FROM procrastinate_jobs j
+    WHERE j.status = 'failed'
+      AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs k WHERE k.lock = j.lock AND k.id > j.id)
+      AND NOT EXISTS (SELECT 1 FROM deliveries_awaiting_reconciliation r
+                      WHERE j.lock = 'quotation-' || r.quotation_id)
+    LIMIT %(limit)s
+) retryable;
 
 -- name: dashboard_answers
 -- The customers' latest answers (the partial index on response_kind finds them).

@@ -4,11 +4,12 @@
 -- NULL carrying the count and the sum.
 
 -- name: metrics_submissions
-SELECT count(*) AS n FROM quotations;
+-- Every quotation row ever written: the per-status counts of migrations/0030 summed.
+SELECT coalesce(sum(n), 0)::bigint AS n FROM quotation_status_counts;
 
 -- name: metrics_jobs
-SELECT queue_name, task_name, status::text AS status, count(*) AS n
-FROM procrastinate_jobs GROUP BY queue_name, task_name, status;
+SELECT queue_name, task_name, status::text AS status, sum(n)::bigint AS n
+FROM job_counts GROUP BY queue_name, task_name, status HAVING sum(n) <> 0;
 
 -- name: metrics_attempt_failures
 SELECT task_name, count(*) AS n FROM job_failures GROUP BY task_name;
@@ -50,20 +51,17 @@ GROUP BY task_name, outcome, b.le
 UNION ALL
 SELECT task_name, outcome, NULL, count(*), sum(seconds) FROM samples GROUP BY task_name, outcome;
 
--- name: metrics_conversion_seconds
-SELECT b.le, count(*) FILTER (WHERE c.seconds <= b.le) AS n, NULL::float8 AS total
-FROM unnest(%(buckets)s::float8[]) AS b(le) LEFT JOIN pdf_conversions c ON true
-GROUP BY b.le
-UNION ALL
-SELECT NULL, count(*), coalesce(sum(seconds), 0) FROM pdf_conversions;
-
--- name: metrics_submit_to_sent_seconds
-WITH samples AS (
-    SELECT extract(epoch FROM sent_at - created_at)::float8 AS seconds
-    FROM quotations WHERE sent_at IS NOT NULL
+-- name: metrics_histogram
+-- A histogram over the whole history, from the buckets the triggers of migrations/0030 keep,
+-- with the bounds they were kept with (histogram_bounds); histogram_counts holds each
+-- bucket's own count, Prometheus wants them cumulative.
+WITH buckets AS (
+    SELECT le, sum(n) AS n, sum(total) AS total FROM histogram_counts
+    WHERE metric = %(metric)s GROUP BY le
 )
-SELECT b.le, count(*) FILTER (WHERE s.seconds <= b.le) AS n, NULL::float8 AS total
-FROM unnest(%(buckets)s::float8[]) AS b(le) LEFT JOIN samples s ON true
-GROUP BY b.le
+SELECT b.le, coalesce((SELECT sum(n) FROM buckets WHERE buckets.le <= b.le), 0)::bigint AS n,
+       NULL::float8 AS total
+FROM histogram_bounds h, unnest(h.bounds) AS b(le)
+WHERE h.metric = %(metric)s
 UNION ALL
-SELECT NULL, count(*), coalesce(sum(seconds), 0) FROM samples;
+SELECT NULL, coalesce(sum(n), 0)::bigint, coalesce(sum(total), 0) FROM buckets;

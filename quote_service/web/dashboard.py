@@ -44,9 +44,8 @@ from flask import (
     request,
     url_for,
 )
-from procrastinate import sql as procrastinate_sql
 
-from quote_service import db, pauses, pipeline, queue, quotations, workers
+from quote_service import db, pauses, pipeline, queue, quotations, retention, workers
 from quote_service.app import services
 from quote_service.deliver.step import fail_delivery
 from quote_service.domain.model import STATUSES as QUOTATION_STATUSES
@@ -66,6 +65,10 @@ STEP_OF_TASK = {queue.GENERATE_PDF.task_name: pipeline.GENERATE,
 PAGE_SIZE = 50
 RECONCILIATION_ROWS = 20
 ANSWER_ROWS = 10
+# The overview counts retryable failed jobs up to this many ("100+" past it): counting them
+# all would walk every failed job of the kept history at each refresh (at 20,000 failed jobs,
+# 150 ms; the confirmation page, opened before acting, still counts them all).
+RETRYABLE_COUNT_LIMIT = 100
 REFRESH_SECONDS = 5
 CANCEL_REASON = "cancelled from the dashboard"
 MAX_RETENTION_HOURS = 24 * 365 * 10
@@ -226,7 +229,8 @@ def overview():
                                seconds=settings.stalled_worker_seconds)
         failed = db.fetch_all(conn, "dashboard_list_jobs", status="failed", task=None,
                               queue=None, before=None, limit=10)
-        retryable = len(db.fetch_all(conn, "dashboard_retryable_failed", task=None, queue=None))
+        retryable = db.fetch_one(conn, "dashboard_retryable_failed_count",
+                                 limit=RETRYABLE_COUNT_LIMIT + 1)["n"]
         parked = db.fetch_all(conn, "dashboard_awaiting_reconciliation",
                               limit=RECONCILIATION_ROWS)
         registered = workers.list_all(conn)
@@ -238,7 +242,9 @@ def overview():
                                             for w in registered),
                            unattended=workers.unattended_queues(
                                registered, settings.stalled_worker_seconds),
-                           stalled=stalled, failed=failed, retryable=retryable, parked=parked,
+                           stalled=stalled, failed=failed, parked=parked,
+                           retryable=(f"{RETRYABLE_COUNT_LIMIT:,}+"
+                                      if retryable > RETRYABLE_COUNT_LIMIT else retryable),
                            parked_total=parked[0]["total"] if parked else 0,
                            waiting_statuses=WAITING_QUOTATIONS, now=dt.datetime.now(dt.UTC),
                            stalled_after=settings.stalled_worker_seconds,
@@ -400,16 +406,6 @@ def cancel_job(conn: psycopg.Connection, job_id: int) -> str:
     return message
 
 
-def delete_finished(conn: psycopg.Connection, hours: int) -> int:
-    """Delete jobs finished more than `hours` ago with procrastinate's own statement (the one
-    its `delete_old_jobs` runs, and the retention task with it); return how many. Quotations,
-    their events, deliveries and job_failures are other tables and stay."""
-    with conn.cursor() as cur:
-        cur.execute(procrastinate_sql.queries["delete_old_jobs"],
-                    {"nb_hours": hours, "queue": None, "statuses": list(queue.FINISHED_STATUSES)})
-        return cur.rowcount
-
-
 def _back(default: str) -> str:
     """Where to return after an action: the page the form was on, if it is one of ours."""
     target = request.form.get("next", "")
@@ -485,8 +481,7 @@ def delete_finished_action():
     if hours is None:
         flash("Give the age in whole hours, at least 1.", "error")
         return redirect(url_for(".overview"), 303)
-    with db.transaction(services().pool) as conn:
-        deleted = delete_finished(conn, hours)
+    deleted = retention.delete_finished_jobs(services().pool, hours).deleted
     logger.info("dashboard: deleted %d jobs finished more than %d hours ago", deleted, hours)
     flash(f"Deleted {deleted} job{'s' if deleted != 1 else ''} finished more than {hours} "
           f"hour{'s' if hours != 1 else ''} ago.", "success")

@@ -6,6 +6,12 @@ from PostgreSQL when Prometheus scrapes, by a custom collector, and any web proc
 with the whole truth. Counters come from tables that are never pruned (quotations, their
 events, job_failures) and only grow; gauges describe procrastinate's queue, whose finished
 jobs are removed after JOB_RETENTION_HOURS.
+
+A scrape must stay fast however long the history (Prometheus gives up after 10 s by default):
+what covers the whole history (quotations per status, jobs per status, the conversion and
+submit-to-sent histograms) is read from counts that triggers keep in the writers' own
+transactions (migrations/0030_read_counters.sql); the rest reads bounded sets through indexes
+(waiting and running jobs, the last hour's runs).
 """
 
 from __future__ import annotations
@@ -39,8 +45,6 @@ bp = Blueprint("metrics", __name__)
 
 PREFIX = "quote_service"
 JOB_DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
-CONVERSION_BUCKETS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0)
-SUBMIT_TO_SENT_BUCKETS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
 
 
 def _buckets(rows: Iterable[dict[str, Any]], labels: Sequence[str]
@@ -150,13 +154,12 @@ class DatabaseCollector:
         yield duration
 
         yield self._histogram(
-            conn, "metrics_conversion_seconds", f"{PREFIX}_conversion_seconds",
+            conn, "conversion_seconds",
             "Time from the start of a PDF's generation to the stored PDF (render, convert, "
-            "upload), from the audit trail.", CONVERSION_BUCKETS)
+            "upload), from the audit trail.")
         yield self._histogram(
-            conn, "metrics_submit_to_sent_seconds", f"{PREFIX}_submit_to_sent_seconds",
-            "Time from a quotation's submission to its email's acceptance by the provider.",
-            SUBMIT_TO_SENT_BUCKETS)
+            conn, "submit_to_sent_seconds",
+            "Time from a quotation's submission to its email's acceptance by the provider.")
 
     def _jobs(self, conn: psycopg.Connection) -> Iterator[Metric]:
         """The queue, twice: per queue and status (its depth is status="todo"), and per task
@@ -210,10 +213,11 @@ class DatabaseCollector:
             live.add_metric([name], n)
         yield live
 
-    def _histogram(self, conn: psycopg.Connection, query: str, name: str, documentation: str,
-                   bounds: Sequence[float]) -> Metric:
-        family = HistogramMetricFamily(name, documentation)
-        rows = db.fetch_all(conn, query, buckets=list(bounds))
+    def _histogram(self, conn: psycopg.Connection, metric: str, documentation: str) -> Metric:
+        """A histogram of the whole history: the buckets (and their bounds) that triggers keep
+        in the writers' transactions (migrations/0030), so a scrape does not aggregate it."""
+        family = HistogramMetricFamily(f"{PREFIX}_{metric}", documentation)
+        rows = db.fetch_all(conn, "metrics_histogram", metric=metric)
         for buckets, total in _buckets(rows, ()).values():
             family.add_metric([], buckets, total)
         return family

@@ -23,9 +23,10 @@ pytestmark = pytest.mark.integration
 
 
 def test_finished_jobs_past_the_retention_go_and_every_record_stays(database_url, services,
-                                                                      conn):
+                                                                      conn, monkeypatch):
     from jobs import maintenance
 
+    monkeypatch.setattr(maintenance, "services", lambda: services)
     sent = new_quotation(services)
     old_generate = latest_job(conn, sent.id)["id"]
     store_pdf(conn, sent.id, old_generate)
@@ -68,3 +69,29 @@ def test_it_runs_every_hour_as_a_workers_routine():
 
     [routine] = [r for r in maintenance.app.maintenance if r.name == "delete_finished_jobs"]
     assert routine.every == 3600 and routine.run is maintenance.delete_finished_jobs
+
+
+def test_the_retention_deletes_in_bounded_batches_and_resumes_where_it_stopped(services, conn):
+    from quote_service import retention
+
+    hours = 168
+    old = []
+    for _ in range(5):
+        made = new_quotation(services)
+        job_id = latest_job(conn, made.id)["id"]
+        store_pdf(conn, made.id, job_id)
+        shift_job_events(conn, job_id, seconds_ago=(hours + 1) * 3600)
+        old.append(job_id)
+    waiting = [latest_job(conn, q)["id"] for q in
+               {row[0] for row in conn.execute("SELECT id FROM quotations").fetchall()}]
+    # A pass cut short after its first batch: what it deleted is committed...
+    conn.execute("DELETE FROM procrastinate_jobs WHERE id = ANY(%s)", (old[:2],))
+    done = retention.delete_finished_jobs(services.pool, hours, batch=2)
+
+    # ...and the next pass deletes the rest, two jobs looked at per transaction.
+    assert done.deleted == 3
+    jobs = conn.execute("SELECT count(*) FROM procrastinate_jobs").fetchone()[0]
+    assert done.batches == -(-(jobs + 3) // 2)
+    assert [job_status(conn, j) for j in old] == [None] * 5
+    assert [job_status(conn, j) for j in waiting] == ["todo"] * len(waiting)
+    assert retention.delete_finished_jobs(services.pool, hours, batch=2).deleted == 0
