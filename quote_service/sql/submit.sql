@@ -1,5 +1,9 @@
--- The submission of a new quotation as ONE statement: one round trip, one transaction, the
--- connection's implicit one (see submit/service.py).
+-- The submission of a new quotation as ONE statement in one transaction, sent in one round
+-- trip (db.statement, see submit/service.py).
+
+-- name: plan_once_per_connection
+-- See db.statement: a generic plan for the transaction's statement, made once per connection.
+SET LOCAL plan_cache_mode = force_generic_plan;
 
 -- name: submit_quotation
 -- Who submits: the user of an API token (`token_hash`, checked here rather than in a query of
