@@ -20,7 +20,9 @@ protected by default: a path that is not listed as public needs a signed-in user
 Within /quotations* and /api/*, which quotations a user finds is their scope
 (accounts/ownership.py, `current_scope`): sales their own (and their team's if configured).
 
-The API authenticates with `Authorization: Bearer <token>` (SPEC 4). A signed-in browser
+The API authenticates with `Authorization: Bearer <token>` (SPEC 4); `POST /api/quotations`,
+the busiest request, has its token checked by the statement that submits (SELF_CHECKED), with
+the same rules and answers, so that each submission is one round trip. A signed-in browser
 session is also accepted for reads under /api, because the quotation page's script polls
 `GET /api/quotations/<id>`; it is never accepted for writes, so the API has no CSRF surface (a
 browser never attaches a bearer token by itself).
