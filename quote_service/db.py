@@ -141,17 +141,19 @@ def transaction(pool: ConnectionPool) -> Iterator[psycopg.Connection]:
 
 @contextmanager
 def statement(pool: ConnectionPool) -> Iterator[psycopg.Connection]:
-    """One connection and one transaction, sent in one round trip (a pipeline: BEGIN, the
-    setting below and the statement go together), for a statement that makes a whole change
-    by itself, such as submit.sql's.
+    """One connection for ONE statement that makes a whole change by itself (submit.sql's),
+    sent with a setting in one pipeline: both run in the pipeline's implicit transaction,
+    which commits as soon as the statement ends, on the server, without waiting for a COMMIT
+    from here (a row the statement locks, such as the year's counter, is held no longer than
+    that).
 
-    The setting has PostgreSQL plan that statement once per connection (a generic plan)
+    The setting has PostgreSQL plan the statement once per connection (a generic plan)
     instead of for every call: measured on submit.sql, planning it each time (PostgreSQL's own
-    choice for it) cost as much database CPU as running it. SET LOCAL ends with the
+    choice for it) cost as much database CPU as running it. SET LOCAL ends with the implicit
     transaction, so the pool's other users keep the default.
     """
     try:
-        with pool.connection() as conn, conn.pipeline(), conn.transaction():
+        with pool.connection() as conn, conn.pipeline():
             execute(conn, "plan_once_per_connection")
             yield conn
     except (psycopg.OperationalError, TimeoutError) as exc:

@@ -34,9 +34,15 @@ def summary(stacks: Path, top: int = 25) -> list[tuple[str, float]]:
         if not any("wsgi_app" in f or "handle_request" in f for f in frames):
             continue  # a thread waiting for a connection or a request
         total += int(count)
-        for name in {_short(f) for f in frames}:
-            inclusive[name] += int(count)
+        for name in {_short(f) for f in frames if not f.startswith("process ")}:
+            if not name.endswith(_PLUMBING):
+                inclusive[name] += int(count)
     return [(name, 100 * n / total) for name, n in inclusive.most_common(top)] if total else []
+
+
+# Frames every sample holds (the server's and the threads' own loops): left out of the table.
+_PLUMBING = ("(threading.py)", "(concurrent/futures/thread.py)", "(gunicorn/workers/gthread.py)",
+             "(gunicorn/workers/sync.py)", "(gunicorn/workers/base.py)", "(gunicorn/arbiter.py)")
 
 
 def _short(frame: str) -> str:
