@@ -85,10 +85,11 @@ def connection_kwargs(timeout: float) -> dict[str, Any]:
     return {"connect_timeout": max(1, round(timeout)), **CONNECTION_KWARGS}
 
 
-# A connection handed back less than this long ago is handed out again without a round trip
-# to check it: under load that check was a tenth of the web server's time, and a connection
-# that just worked is alive. One idle for longer (the database may have restarted meanwhile)
-# is checked first, so that the first request after an outage does not fail on a dead one.
+# In the web server's pool, a connection handed back less than this long ago is handed out
+# again without a round trip to check it: under load that check was a tenth of the web
+# server's time, and a connection that just worked is alive. One idle for longer (the
+# database may have restarted meanwhile) is checked first, so that the first request after an
+# outage does not fail on a dead one.
 FRESH_SECONDS = 1.0
 _returned_at: weakref.WeakKeyDictionary[psycopg.Connection, float] = weakref.WeakKeyDictionary()
 
@@ -103,13 +104,18 @@ def _check_unless_fresh(conn: psycopg.Connection) -> None:
         ConnectionPool.check_connection(conn)
 
 
-def make_pool(database_url: str, *, timeout: float, max_size: int = 10) -> ConnectionPool:
+def make_pool(database_url: str, *, timeout: float, max_size: int = 10,
+              trust_fresh: bool = False) -> ConnectionPool:
     """A pool that is NOT opened here: nothing connects at import or construction time.
 
     `timeout` bounds how long a request waits for a connection, so that with the database
     down the API answers 503 quickly instead of hanging for psycopg_pool's default 30 s.
     Connections are in autocommit mode, so that nothing runs in a transaction nobody opened:
     `transaction` and `statement` open theirs explicitly.
+
+    With `trust_fresh` (the web server's pool) a connection handed back less than
+    FRESH_SECONDS ago is not checked (see above); without it (workers, the CLI) every checkout
+    is checked, so that a database restart never reaches a worker's statements.
     """
     return ConnectionPool(
         database_url,
@@ -119,7 +125,7 @@ def make_pool(database_url: str, *, timeout: float, max_size: int = 10) -> Conne
         open=False,
         kwargs={"autocommit": True, **connection_kwargs(timeout)},
         reconnect_timeout=RECONNECT_SECONDS,
-        check=_check_unless_fresh,
+        check=_check_unless_fresh if trust_fresh else ConnectionPool.check_connection,
         reset=_remember_return,
     )
 

@@ -1,5 +1,5 @@
-"""The pool hands out a connection that was just used without checking it first (db.py,
-FRESH_SECONDS). After a database restart such a connection is dead: the request that gets it
+"""The web server's pool hands out a connection that was just used without checking it first
+(db.py, FRESH_SECONDS). After a database restart such a connection is dead: the request that gets it
 is answered 503 (DatabaseUnavailable, never a 500), the pool drops it, and the next request
 is served, with no one stepping in. Checked on a server of the test's own, restarted here."""
 
@@ -25,7 +25,7 @@ def test_a_restart_costs_at_most_one_503_per_pooled_connection_then_submits_reco
         url = cluster.create_database()
         with db.connect(url) as conn:
             user = users.insert(conn, "sales@example.com", role="sales", password_hash="!").id
-        pool = db.make_pool(url, timeout=1.0, max_size=1)
+        pool = db.make_pool(url, timeout=1.0, max_size=1, trust_fresh=True)
         pool.open(wait=True)
         submission = parse_submission(sample_payload(), templates={"standard"},
                                       today=dt.date(2026, 11, 28))
