@@ -28,7 +28,7 @@ def create_app(settings: Settings | None = None, config: dict[str, Any] | None =
         SESSION_COOKIE_SECURE=settings.public_base_url.startswith("https://"),
     )
     app.config.update(config or {})
-    app.extensions["quote_service"] = Services(settings)
+    app.extensions["quote_service"] = Services(settings, trust_fresh_connections=True)
     if settings.trusted_proxies:
         # Behind N reverse proxies, the client's address (login limits per IP) and scheme are
         # the ones the proxies saw, taken from the last N X-Forwarded-* entries only.

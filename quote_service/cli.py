@@ -70,7 +70,7 @@ def submit(file, email: str, idempotency_key: str | None) -> None:
     try:
         with database_errors():
             result = submit_quotation(
-                services.pool, submission, user_id=user.id, payload=payload,
+                services.pool, submission, user_id=user.id, roles=users.ROLES, payload=payload,
                 idempotency_key=client_key(idempotency_key) if idempotency_key else None)
     except IdempotencyConflict:
         raise click.ClickException("idempotency key already used with another body") from None

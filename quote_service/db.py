@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import functools
 import re
+import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -83,11 +85,37 @@ def connection_kwargs(timeout: float) -> dict[str, Any]:
     return {"connect_timeout": max(1, round(timeout)), **CONNECTION_KWARGS}
 
 
-def make_pool(database_url: str, *, timeout: float, max_size: int = 10) -> ConnectionPool:
+# In the web server's pool, a connection handed back less than this long ago is handed out
+# again without a round trip to check it: under load that check was a tenth of the web
+# server's time, and a connection that just worked is alive. One idle for longer (the
+# database may have restarted meanwhile) is checked first, so that the first request after an
+# outage does not fail on a dead one.
+FRESH_SECONDS = 1.0
+_returned_at: weakref.WeakKeyDictionary[psycopg.Connection, float] = weakref.WeakKeyDictionary()
+
+
+def _remember_return(conn: psycopg.Connection) -> None:
+    _returned_at[conn] = time.monotonic()
+
+
+def _check_unless_fresh(conn: psycopg.Connection) -> None:
+    returned = _returned_at.get(conn)
+    if returned is None or time.monotonic() - returned > FRESH_SECONDS:
+        ConnectionPool.check_connection(conn)
+
+
+def make_pool(database_url: str, *, timeout: float, max_size: int = 10,
+              trust_fresh: bool = False) -> ConnectionPool:
     """A pool that is NOT opened here: nothing connects at import or construction time.
 
     `timeout` bounds how long a request waits for a connection, so that with the database
     down the API answers 503 quickly instead of hanging for psycopg_pool's default 30 s.
+    Connections are in autocommit mode, so that nothing runs in a transaction nobody opened:
+    `transaction` and `statement` open theirs explicitly.
+
+    With `trust_fresh` (the web server's pool) a connection handed back less than
+    FRESH_SECONDS ago is not checked (see above); without it (workers, the CLI) every checkout
+    is checked, so that a database restart never reaches a worker's statements.
     """
     return ConnectionPool(
         database_url,
@@ -95,10 +123,16 @@ def make_pool(database_url: str, *, timeout: float, max_size: int = 10) -> Conne
         max_size=max_size,
         timeout=timeout,
         open=False,
-        kwargs=connection_kwargs(timeout),
+        kwargs={"autocommit": True, **connection_kwargs(timeout)},
         reconnect_timeout=RECONNECT_SECONDS,
-        check=ConnectionPool.check_connection,
+        check=_check_unless_fresh if trust_fresh else ConnectionPool.check_connection,
+        reset=_remember_return,
     )
+
+
+def _unavailable(exc: Exception) -> DatabaseUnavailable:
+    # psycopg_pool raises PoolTimeout (an OperationalError) when no connection can be made.
+    return DatabaseUnavailable(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 
 
 @contextmanager
@@ -108,8 +142,28 @@ def transaction(pool: ConnectionPool) -> Iterator[psycopg.Connection]:
         with pool.connection() as conn, conn.transaction():
             yield conn
     except (psycopg.OperationalError, TimeoutError) as exc:
-        # psycopg_pool raises PoolTimeout (an OperationalError) when no connection can be made.
-        raise DatabaseUnavailable(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from exc
+        raise _unavailable(exc) from exc
+
+
+@contextmanager
+def statement(pool: ConnectionPool) -> Iterator[psycopg.Connection]:
+    """One connection for ONE statement that makes a whole change by itself (submit.sql's),
+    sent with a setting in one pipeline: both run in the pipeline's implicit transaction,
+    which commits as soon as the statement ends, on the server, without waiting for a COMMIT
+    from here (a row the statement locks, such as the year's counter, is held no longer than
+    that).
+
+    The setting has PostgreSQL plan the statement once per connection (a generic plan)
+    instead of for every call: measured on submit.sql, planning it each time (PostgreSQL's own
+    choice for it) cost as much database CPU as running it. SET LOCAL ends with the implicit
+    transaction, so the pool's other users keep the default.
+    """
+    try:
+        with pool.connection() as conn, conn.pipeline():
+            execute(conn, "plan_once_per_connection")
+            yield conn
+    except (psycopg.OperationalError, TimeoutError) as exc:
+        raise _unavailable(exc) from exc
 
 
 @contextmanager

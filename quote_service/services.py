@@ -19,8 +19,10 @@ from quote_service.deliver.storage import Storage, make_storage
 
 class Services:
     def __init__(self, settings: Settings, *, pool_size: int = 10,
-                 pool_timeout: float | None = None):
+                 pool_timeout: float | None = None, trust_fresh_connections: bool = False):
         self.settings = settings
+        # The web server's pool hands out a just-used connection unchecked (db.make_pool).
+        self._trust_fresh = trust_fresh_connections
         self._pool_size = pool_size
         self._pool_timeout = settings.db_pool_timeout if pool_timeout is None else pool_timeout
         self._lock = threading.Lock()
@@ -36,6 +38,7 @@ class Services:
                     self.settings.database_url,
                     timeout=self._pool_timeout,
                     max_size=self._pool_size,
+                    trust_fresh=self._trust_fresh,
                 )
                 self._pool.open(wait=False)
             return self._pool

@@ -12,8 +12,8 @@
 # DATABASE_URL (environment, else .env, else postgresql:///quote_service) names the database.
 # A server elsewhere is only checked; a local one is started, and its role and database created.
 # --for-tests also installs what the test suite runs: Chromium (browser tests), PostgreSQL's
-# server programs (tests start servers of their own) and iproute2 (tests build hosts as
-# network namespaces).
+# server programs (tests start servers of their own), iproute2 (tests build hosts as
+# network namespaces) and wrk (the load generator of bench/api).
 # Safe to run again: a second run changes nothing and takes a few seconds.
 set -euo pipefail
 
@@ -117,7 +117,7 @@ packages=(
     fonts-symbola                                               # emoji and symbols, in outlines LibreOffice embeds in the PDF
     postgresql-client
 )
-[ "$FOR_TESTS" -eq 1 ] && packages+=(chromium postgresql iproute2)
+[ "$FOR_TESTS" -eq 1 ] && packages+=(chromium postgresql iproute2 wrk)
 if [ "$DB_LOCAL" -eq 1 ] && ! db_answers && [ -z "$(clusters)" ]; then
     packages+=(postgresql)
 fi

@@ -68,15 +68,19 @@ class Service:
     """gunicorn and the workers of the production layout, each its own process group."""
 
     def __init__(self, folder: Path, *, database: str = "quote_service_bench",
-                 env: dict[str, str] | None = None):
+                 env: dict[str, str] | None = None, web_command: str | None = None):
         self.folder = folder
         self.database = database
         self.extra_env = env or {}
+        # Another web server command line than the unit's, for comparing servers: `{bind}`
+        # stands for the address it listens on (127.0.0.1:<port>), `{port}` for its port.
+        self.web_command = web_command
         self.processes: dict[str, subprocess.Popen] = {}
         self.url = ""
         self.token = ""
         self.base_url = ""
         self.env: dict[str, str] = {}
+        self.web_args: list[str] = []
 
     def __enter__(self) -> Service:
         self.url = fresh_database(self.database)
@@ -92,8 +96,13 @@ class Service:
                     "SECRET_KEY": "bench-secret-key-not-for-production-0123456789",
                     **self.extra_env}
         command, env = unit_command("web")
-        command = [arg if not arg.startswith("0.0.0.0:") else f"127.0.0.1:{port}"
+        if self.web_command is not None:
+            command = [f"{BIN}/{arg}" if i == 0 else arg
+                       for i, arg in enumerate(shlex.split(self.web_command))]
+        command = [f"127.0.0.1:{port}" if arg.startswith("0.0.0.0:")
+                   else arg.replace("{bind}", f"127.0.0.1:{port}").replace("{port}", str(port))
                    for arg in command]
+        self.web_args = command
         self.processes["web"] = start(command, self.folder / "web.log", {**self.env, **env})
         if not wait_until(lambda: self.get("/healthz")[0] == 200, 60):
             raise RuntimeError(f"the web server did not start; see {self.folder / 'web.log'}")
@@ -124,6 +133,10 @@ class Service:
     def __exit__(self, *_exc: object) -> None:
         for name in list(self.processes):
             stop(self.processes.pop(name), grace=60)
+
+    def connection(self) -> psycopg.Connection:
+        """A connection of its own to the service's database (autocommit)."""
+        return psycopg.connect(self.url, autocommit=True)
 
     def scalar(self, sql: str, *params: object):
         with psycopg.connect(self.url, autocommit=True) as conn:

@@ -79,12 +79,15 @@ def create(conn: psycopg.Connection, user: User, name: str) -> tuple[str, int]:
     return token, row["id"]
 
 
-def authenticate(conn: psycopg.Connection, token: str) -> tuple[User, int] | None:
-    """The active user behind a valid, unrevoked token, and the token's id; else None.
+def well_formed(token: str) -> bool:
+    """Whether `token` has a token's shape: anything else is refused before any query, so
+    garbage costs no database work."""
+    return _SHAPE.fullmatch(token) is not None
 
-    Malformed tokens are refused before any query, so garbage costs no database work.
-    """
-    if not _SHAPE.fullmatch(token):
+
+def authenticate(conn: psycopg.Connection, token: str) -> tuple[User, int] | None:
+    """The active user behind a valid, unrevoked token, and the token's id; else None."""
+    if not well_formed(token):
         return None
     row = db.fetch_one(conn, "find_token_user", token_hash=digest(token))
     if row is None:

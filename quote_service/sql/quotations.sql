@@ -1,15 +1,8 @@
 -- Statements on quotations, their lines and their counter. Parameters are by name.
 
--- name: next_number
--- Gapless per-year numbering: the counter row stays locked until the inserting transaction
--- ends, so a rollback gives the number back. Run it as the last write before commit.
-INSERT INTO quotation_counters (year, last_value) VALUES (%(year)s, 1)
-ON CONFLICT (year) DO UPDATE SET last_value = quotation_counters.last_value + 1
-RETURNING last_value;
-
 -- name: insert_quotation
--- A new quotation (`queued`, or a `draft`), or the next version of one (number, year, seq and
--- version given): see submit/service.py and submit/revisions.py.
+-- The next version of a quotation (number, year, seq and version given): see
+-- submit/revisions.py. A new quotation is submit.sql's.
 INSERT INTO quotations (
     number, year, seq, status, customer_name, customer_email, customer_company,
     customer_address, currency, valid_until, notes, template, subtotal, discount_total,
@@ -23,9 +16,6 @@ INSERT INTO quotations (
     %(previous_version_id)s, %(customer_id)s, %(locale)s
 )
 RETURNING *;
-
--- name: assign_number
-UPDATE quotations SET number = %(number)s, seq = %(seq)s WHERE id = %(id)s RETURNING *;
 
 -- name: insert_line
 INSERT INTO quotation_lines (

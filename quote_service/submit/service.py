@@ -14,11 +14,11 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from quote_service import customers, db, queue
+from quote_service.accounts import tokens
 from quote_service.domain.locales import DEFAULT_LOCALE
 from quote_service.domain.model import Quotation
 from quote_service.domain.pricing import PricedLine, Totals, price_lines
 from quote_service.domain.validation import Submission
-from quote_service.submit import numbering
 
 
 class IdempotencyConflict(Exception):
@@ -56,43 +56,84 @@ def earlier_submission(conn: psycopg.Connection, user_id: int, key: str) -> Quot
     return Quotation.from_row(row) if row else None
 
 
-def _replay(conn: psycopg.Connection, user_id: int, key: str, body_hash: str) -> Submitted | None:
-    earlier = earlier_submission(conn, user_id, key)
-    if earlier is None:
-        return None
-    if earlier.request_hash != body_hash:
-        raise IdempotencyConflict(key)
-    return Submitted(earlier, job_id=None, replayed=True)
+class NotAuthenticated(Exception):
+    """No active user behind the credential: an unknown or revoked token, a deactivated user."""
+
+
+class RoleRefused(Exception):
+    """The user's role may not submit quotations; the role is the argument."""
+
+
+# The roles that submit through the API and the form (web/auth.py's policy says the same).
+SUBMITTERS = ("sales", "admin")
+
+
+def _statement_params(submission: Submission, *, year: int, idempotency_key: str | None,
+                      body_hash: str | None) -> dict[str, Any]:
+    """The priced submission as submit.sql's parameters: the lines go as ONE jsonb array,
+    amounts as decimal strings (never floats)."""
+    priced, totals = price_lines(list(submission.lines), submission.currency)
+    customer = submission.customer
+    lines = [{"position": line.position, "description": line.description,
+              **{name: str(getattr(line, name)) for name in _LINE_AMOUNTS}} for line in priced]
+    return {
+        "year": year, "status": "draft" if submission.draft else "queued",
+        "customer_name": customer.name, "customer_email": customer.email,
+        "customer_company": customer.company, "customer_address": customer.address,
+        "locale": submission.locale or DEFAULT_LOCALE, "currency": submission.currency,
+        "valid_until": submission.valid_until, "notes": submission.notes,
+        "template": submission.template, "subtotal": totals.subtotal,
+        "discount_total": totals.discount_total, "tax_total": totals.tax_total,
+        "total": totals.total, "total_text": str(totals.total),
+        "idempotency_key": idempotency_key, "request_hash": body_hash,
+        "lines": Jsonb(lines), "queue_name": queue.GENERATE_PDF.queue,
+        "task_name": queue.GENERATE_PDF.task_name, "priority": queue.GENERATE_PDF.priority,
+    }
+
+
+_LINE_AMOUNTS = ("quantity", "unit_price", "tax_rate", "discount_pct", "net", "tax", "total")
+
+
+def _run_statement(conn: psycopg.Connection, params: dict[str, Any], body_hash: str | None
+                   ) -> Submitted:
+    row = db.fetch_one(conn, "submit_quotation", **params)
+    assert row is not None
+    outcome, role, job_id = row.pop("outcome"), row.pop("role"), row.pop("job_id")
+    if outcome == "refused":
+        raise RoleRefused(role) if role is not None else NotAuthenticated()
+    quotation = Quotation.from_row(row)
+    if outcome == "replayed":
+        if quotation.request_hash != body_hash:
+            raise IdempotencyConflict(params["idempotency_key"])
+        return Submitted(quotation, job_id=None, replayed=True)
+    return Submitted(quotation, job_id=job_id, replayed=False)
 
 
 def insert_quotation(
     conn: psycopg.Connection,
     submission: Submission,
     *,
-    user_id: int,
-    team: str | None = None,
+    user_id: int | None = None,
+    token_hash: str | None = None,
+    roles: tuple[str, ...] = SUBMITTERS,
     idempotency_key: str | None = None,
     body_hash: str | None = None,
     today: dt.date | None = None,
 ) -> Submitted:
-    """Insert on `conn` inside a transaction the caller owns (see `submit`), as `user_id` of
-    `team`: the quotation (a draft when the submission says so), its lines, its customer (one
-    per team and email), its `generate_pdf` job, its number and its `submitted` event."""
-    year = (today or dt.date.today()).year
-    status = "draft" if submission.draft else "queued"
-    row, totals = insert_version(
-        conn, submission, user_id=user_id, team=team, status=status, year=year,
-        idempotency_key=idempotency_key, body_hash=body_hash)
-    quotation_id = row["id"]
-    job_id = queue.defer_generate_pdf(conn, quotation_id)
-    # Last: the counter row stays locked until commit, so keep that window short.
-    seq, number = numbering.take_next(conn, year)
-    row = db.fetch_one(conn, "assign_number", id=quotation_id, seq=seq, number=number)
-    db.execute(
-        conn, "insert_event", quotation_id=quotation_id, kind="submitted", status=status,
-        job_id=job_id, detail=Jsonb({"number": number, "total": str(totals.total)}),
-    )
-    return Submitted(Quotation.from_row(row), job_id=job_id, replayed=False)
+    """Submit on `conn`, in ONE statement (quote_service/sql/submit.sql), as `user_id` or as
+    the user of the API token whose digest is `token_hash`, checked in that same statement:
+    the quotation (a draft when the submission says so) numbered, its lines, its customer (one
+    per team and email, the user's team), its `generate_pdf` job and its `submitted` event; or
+    the quotation answered earlier for the same idempotency key and body.
+
+    On an autocommit connection the statement is its own transaction; inside a transaction the
+    caller owns, it commits or rolls back with the rest. Raise NotAuthenticated, RoleRefused
+    (nothing written then), IdempotencyConflict.
+    """
+    params = _statement_params(submission, year=(today or dt.date.today()).year,
+                               idempotency_key=idempotency_key, body_hash=body_hash)
+    return _run_statement(conn, {**params, "user_id": user_id, "token_hash": token_hash,
+                                 "roles": list(roles)}, body_hash)
 
 
 def insert_version(
@@ -101,8 +142,8 @@ def insert_version(
     version: int = 1, previous_version_id: int | None = None,
     idempotency_key: str | None = None, body_hash: str | None = None,
 ) -> tuple[dict[str, Any], Totals]:
-    """The row of a quotation's version and its lines, priced; a new quotation has no number
-    yet (it is taken last, see insert_quotation), a revision has its predecessor's."""
+    """The row of a revision (the next version of a quotation, numbered as its predecessor)
+    and its lines, priced; a new quotation is inserted by insert_quotation."""
     priced, totals = price_lines(list(submission.lines), submission.currency)
     customer = submission.customer
     locale = submission.locale or DEFAULT_LOCALE
@@ -138,32 +179,29 @@ def submit(
     pool: ConnectionPool,
     submission: Submission,
     *,
-    user_id: int,
-    team: str | None = None,
+    user_id: int | None = None,
+    token: str | None = None,
+    roles: tuple[str, ...] = SUBMITTERS,
     idempotency_key: str | None = None,
     payload: Any = None,
     today: dt.date | None = None,
 ) -> Submitted:
-    """Submit as `user_id`, once per idempotency key of that user (`client_key`, `form_key`): a
-    repeat with the same body answers the first quotation, with another body raises
-    IdempotencyConflict. Another user's identical key is another quotation."""
+    """Submit as `user_id`, or as the user of the API token `token` (checked by the submitting
+    statement itself: one connection, one round trip, one transaction), once per idempotency
+    key of that user (`client_key`, `form_key`): a repeat with the same body answers the first
+    quotation, with another body raises IdempotencyConflict. Another user's identical key is
+    another quotation."""
     body_hash = request_hash(payload) if idempotency_key else None
-    if idempotency_key:
-        with db.transaction(pool) as conn:
-            if (earlier := _replay(conn, user_id, idempotency_key, body_hash)) is not None:
-                return earlier
+    token_hash = tokens.digest(token) if token is not None else None
+    arguments = {"user_id": user_id, "token_hash": token_hash, "roles": roles,
+                 "idempotency_key": idempotency_key, "body_hash": body_hash, "today": today}
     try:
-        with db.transaction(pool) as conn:
-            return insert_quotation(
-                conn, submission, user_id=user_id, team=team, idempotency_key=idempotency_key,
-                body_hash=body_hash, today=today,
-            )
+        with db.statement(pool) as conn:
+            return insert_quotation(conn, submission, **arguments)
     except psycopg.errors.UniqueViolation:
-        # Two requests with the same key raced; the other one committed first.
+        # Two requests with the same key raced; the other one committed first, and the same
+        # statement now answers its quotation.
         if not idempotency_key:
             raise
-        with db.transaction(pool) as conn:
-            earlier = _replay(conn, user_id, idempotency_key, body_hash)
-        if earlier is None:
-            raise
-        return earlier
+        with db.statement(pool) as conn:
+            return insert_quotation(conn, submission, **arguments)

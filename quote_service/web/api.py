@@ -20,8 +20,14 @@ from quote_service.domain.validation import (
 )
 from quote_service.generate.document import available_templates
 from quote_service.links import DeliveryLink, pdf_path
-from quote_service.submit.service import IdempotencyConflict, client_key, submit
-from quote_service.web import actions
+from quote_service.submit.service import (
+    IdempotencyConflict,
+    NotAuthenticated,
+    RoleRefused,
+    client_key,
+    submit,
+)
+from quote_service.web import actions, auth
 from quote_service.web.auth import current_scope
 from quote_service.web.errors import json_error
 from quote_service.web.openapi import OPENAPI
@@ -145,17 +151,26 @@ def _submission(*, new: bool = True) -> tuple[Submission | None, Any, Response |
 
 @bp.post("/quotations")
 def create_quotation():
+    """The submission path, kept to one round trip to the database: a bearer token is checked
+    by the submitting statement itself (auth.SELF_CHECKED), unless the request is refused
+    before it (then the token is checked first, so that a stranger learns nothing)."""
+    token = g.pop("api_token", None)
     submission, payload, refused = _submission()
-    if refused is not None:
-        return refused
     key = request.headers.get("Idempotency-Key", "").strip() or None
-    if key is not None and len(key) > 200:
-        return jsonify({"errors": [{"field": "Idempotency-Key",
-                                    "message": "must be at most 200 characters"}]}), 422
+    if refused is None and key is not None and len(key) > 200:
+        refused = jsonify({"errors": [{"field": "Idempotency-Key",
+                                       "message": "must be at most 200 characters"}]}), 422
+    if refused is not None:
+        return (auth.authenticate_token(token) if token is not None else None) or refused
     try:
-        # The token's user (web/auth.py): each user's keys are their own.
-        result = submit(services().pool, submission, user_id=g.user.id, team=g.user.team,
+        # Each user's keys are their own.
+        result = submit(services().pool, submission, token=token,
+                        user_id=None if token is not None else g.user.id,
                         idempotency_key=client_key(key) if key else None, payload=payload)
+    except NotAuthenticated:
+        return auth.token_refused()
+    except RoleRefused as exc:
+        return auth.role_refused(exc.args[0])
     except IdempotencyConflict:
         return json_error(409, "this Idempotency-Key was already used with a different body")
     q = result.quotation

@@ -43,6 +43,8 @@ from quote_service.links import pdf_path
 from quote_service.submit import revisions
 from quote_service.submit.service import (
     IdempotencyConflict,
+    NotAuthenticated,
+    RoleRefused,
     earlier_submission,
     form_key,
     submit,
@@ -160,8 +162,11 @@ def create_quotation():
     # of the same page answers the first quotation instead of creating a second one.
     key = form_key(form.submission_id)
     try:
-        result = submit(services().pool, submission, user_id=g.user.id, team=g.user.team,
+        result = submit(services().pool, submission, user_id=g.user.id,
                         idempotency_key=key, payload=payload)
+    except (NotAuthenticated, RoleRefused):
+        # Deactivated, or the role changed, since this request's session was read.
+        abort(403, description="Your account may not submit quotations any more.")
     except IdempotencyConflict:
         with db.transaction(services().pool) as conn:
             earlier = earlier_submission(conn, g.user.id, key)
