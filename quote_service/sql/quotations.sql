@@ -1,19 +1,18 @@
 -- Statements on quotations, their lines and their counter. Parameters are by name.
 
--- name: insert_quotation
--- The next version of a quotation (number, year, seq and version given): see
--- submit/revisions.py. A new quotation is submit.sql's.
+-- name: insert_next_version
+-- The next version of a quotation (number, year, seq and version given; no idempotency key:
+-- revising is an action on an existing quotation): see submit/revisions.py. A new quotation
+-- is submit.sql's.
 INSERT INTO quotations (
     number, year, seq, status, customer_name, customer_email, customer_company,
     customer_address, currency, valid_until, notes, template, subtotal, discount_total,
-    tax_total, total, user_id, idempotency_key, request_hash, draft, version,
-    previous_version_id, customer_id, locale
+    tax_total, total, user_id, draft, version, previous_version_id, customer_id, locale
 ) VALUES (
     %(number)s, %(year)s, %(seq)s, %(status)s, %(customer_name)s, %(customer_email)s,
     %(customer_company)s, %(customer_address)s, %(currency)s, %(valid_until)s, %(notes)s,
     %(template)s, %(subtotal)s, %(discount_total)s, %(tax_total)s, %(total)s,
-    %(user_id)s, %(idempotency_key)s, %(request_hash)s, %(draft)s, %(version)s,
-    %(previous_version_id)s, %(customer_id)s, %(locale)s
+    %(user_id)s, %(draft)s, %(version)s, %(previous_version_id)s, %(customer_id)s, %(locale)s
 )
 RETURNING *;
 

@@ -12,16 +12,15 @@ quotation that went out (or was prepared, or expired) gets a next version.
 
 from __future__ import annotations
 
-import dataclasses
+from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 
 from quote_service import customers, db, pipeline, queue
 from quote_service.domain.model import Quotation
-from quote_service.domain.pricing import price_lines
+from quote_service.domain.pricing import PricedLine, Totals, price_lines
 from quote_service.domain.validation import Submission
-from quote_service.submit.service import insert_lines, insert_version
 
 EDITABLE = ("draft", "ready")
 REVISABLE = ("sent", "ready", "expired")
@@ -71,13 +70,9 @@ def revise(conn: psycopg.Connection, quotation_id: int, submission: Submission, 
         raise pipeline.NotAllowed(f"the customer has {previous.response_kind} it")
     pipeline.ensure_no_active_job(conn, quotation_id)
     draft = True if submission.draft is None else submission.draft
-    # Not said: the next version is in the previous one's locale.
-    submission = dataclasses.replace(submission, locale=submission.locale or previous.locale)
     status = "draft" if draft else "queued"
-    row, totals = insert_version(
-        conn, submission, user_id=user_id, team=team, status=status, year=previous.year,
-        number=previous.number, seq=previous.seq, version=previous.version + 1,
-        previous_version_id=previous.id)
+    row, totals = _insert_next_version(conn, previous, submission, user_id=user_id, team=team,
+                                       status=status)
     revision = Quotation.from_row(row)
     job_id = queue.defer_generate_pdf(conn, revision.id)
     db.execute(conn, "set_status", id=previous.id, status="superseded")
@@ -89,3 +84,38 @@ def revise(conn: psycopg.Connection, quotation_id: int, submission: Submission, 
                    "version": revision.version, "previous_id": previous.id,
                    "total": str(totals.total)}))
     return revision
+
+
+def _insert_next_version(conn: psycopg.Connection, previous: Quotation, submission: Submission,
+                         *, user_id: int, team: str | None, status: str
+                         ) -> tuple[dict[str, Any], Totals]:
+    """The row of `previous`'s next version (its number, `version + 1`) and its lines, priced.
+    Not said, the locale is the previous version's."""
+    priced, totals = price_lines(list(submission.lines), submission.currency)
+    customer = submission.customer
+    locale = submission.locale or previous.locale
+    known = customers.remember(conn, customer, team=team, locale=locale)
+    row = db.fetch_one(
+        conn, "insert_next_version",
+        number=previous.number, year=previous.year, seq=previous.seq, status=status,
+        customer_name=customer.name, customer_email=customer.email,
+        customer_company=customer.company, customer_address=customer.address,
+        currency=submission.currency, valid_until=submission.valid_until,
+        notes=submission.notes, template=submission.template,
+        subtotal=totals.subtotal, discount_total=totals.discount_total,
+        tax_total=totals.tax_total, total=totals.total,
+        user_id=user_id, draft=status == "draft", version=previous.version + 1,
+        previous_version_id=previous.id, customer_id=known.id, locale=locale,
+    )
+    insert_lines(conn, row["id"], priced)
+    return row, totals
+
+
+def insert_lines(conn: psycopg.Connection, quotation_id: int, priced: list[PricedLine]) -> None:
+    for line in priced:
+        db.execute(
+            conn, "insert_line", quotation_id=quotation_id, position=line.position,
+            description=line.description, quantity=line.quantity, unit_price=line.unit_price,
+            tax_rate=line.tax_rate, discount_pct=line.discount_pct, net=line.net,
+            tax=line.tax, total=line.total,
+        )

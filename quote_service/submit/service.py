@@ -13,11 +13,11 @@ import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from quote_service import customers, db, queue
+from quote_service import db, queue
 from quote_service.accounts import tokens
 from quote_service.domain.locales import DEFAULT_LOCALE
 from quote_service.domain.model import Quotation
-from quote_service.domain.pricing import PricedLine, Totals, price_lines
+from quote_service.domain.pricing import price_lines
 from quote_service.domain.validation import Submission
 
 
@@ -134,45 +134,6 @@ def insert_quotation(
                                idempotency_key=idempotency_key, body_hash=body_hash)
     return _run_statement(conn, {**params, "user_id": user_id, "token_hash": token_hash,
                                  "roles": list(roles)}, body_hash)
-
-
-def insert_version(
-    conn: psycopg.Connection, submission: Submission, *, user_id: int, team: str | None,
-    status: str, year: int, number: str | None = None, seq: int | None = None,
-    version: int = 1, previous_version_id: int | None = None,
-    idempotency_key: str | None = None, body_hash: str | None = None,
-) -> tuple[dict[str, Any], Totals]:
-    """The row of a revision (the next version of a quotation, numbered as its predecessor)
-    and its lines, priced; a new quotation is inserted by insert_quotation."""
-    priced, totals = price_lines(list(submission.lines), submission.currency)
-    customer = submission.customer
-    locale = submission.locale or DEFAULT_LOCALE
-    known = customers.remember(conn, customer, team=team, locale=locale)
-    row = db.fetch_one(
-        conn, "insert_quotation",
-        number=number, year=year, seq=seq, status=status,
-        customer_name=customer.name, customer_email=customer.email,
-        customer_company=customer.company, customer_address=customer.address,
-        currency=submission.currency, valid_until=submission.valid_until,
-        notes=submission.notes, template=submission.template,
-        subtotal=totals.subtotal, discount_total=totals.discount_total,
-        tax_total=totals.tax_total, total=totals.total,
-        user_id=user_id, idempotency_key=idempotency_key, request_hash=body_hash,
-        draft=status == "draft", version=version, previous_version_id=previous_version_id,
-        customer_id=known.id, locale=locale,
-    )
-    insert_lines(conn, row["id"], priced)
-    return row, totals
-
-
-def insert_lines(conn: psycopg.Connection, quotation_id: int, priced: list[PricedLine]) -> None:
-    for line in priced:
-        db.execute(
-            conn, "insert_line", quotation_id=quotation_id, position=line.position,
-            description=line.description, quantity=line.quantity, unit_price=line.unit_price,
-            tax_rate=line.tax_rate, discount_pct=line.discount_pct, net=line.net,
-            tax=line.tax, total=line.total,
-        )
 
 
 def submit(

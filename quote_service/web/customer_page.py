@@ -14,7 +14,6 @@ translator never writes HTML and a customer's name never becomes any.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from flask import Response, render_template
@@ -43,7 +42,7 @@ def customer_page(template: str, status: int, locale: str | None = None,
     body = render_template(
         template, status=status, company=settings.company_name, contact=settings.mail_from,
         lang=locale, say=say, words=words, day=day,
-        money=lambda amount, currency: locales.money(Decimal(amount), currency, locale),
+        money=lambda amount, currency: locales.money(amount, currency, locale),
         unit_price=lambda value, currency: locales.unit_price(value, currency, locale),
         number=lambda value: locales.number(value, locale),
         **context)
