@@ -26,6 +26,8 @@ from quote_service.words import words_for
 
 def customer_page(template: str, status: int, locale: str | None = None,
                   **context) -> Response:
+    """`template` in `locale` (a quotation's; None: the service's LOCALE), with `say`, `words`
+    and the locale's formatters; dates of timestamps are the day in TIME_ZONE."""
     settings = services().settings
     locale = locale or settings.locale
     words = words_for(locale, "page")
