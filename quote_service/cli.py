@@ -56,7 +56,7 @@ def submit(file, email: str, idempotency_key: str | None) -> None:
         raise click.ClickException(f"malformed JSON: {exc}") from None
     current = settings()
     try:
-        submission = parse_submission(payload, templates=set(available_templates()),
+        submission = parse_submission(payload, templates=available_templates(),
                                       default_locale=current.locale)
     except ValidationFailed as exc:
         for error in exc.errors:

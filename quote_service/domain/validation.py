@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from collections.abc import Set
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -154,7 +155,7 @@ class _Checker:
 
 
 def parse_submission(
-    payload: Any, *, templates: set[str], today: dt.date | None = None,
+    payload: Any, *, templates: Set[str], today: dt.date | None = None,
     default_locale: str | None = DEFAULT_LOCALE,
 ) -> Submission:
     """Validate `payload`; raise ValidationFailed listing every problem. A payload that names

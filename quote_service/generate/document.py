@@ -36,13 +36,17 @@ class DocumentError(Exception):
     """The DOCX could not be rendered (unknown template or a template error); not retryable."""
 
 
-def available_templates(templates_dir: Path = TEMPLATES_DIR) -> list[str]:
-    """Names that `render_docx` accepts: the `.docx` files of the templates folder."""
-    return sorted(
-        path.stem
-        for path in templates_dir.glob("*.docx")
-        if path.is_file() and _NAME.fullmatch(path.stem)
-    )
+def available_templates(templates_dir: Path = TEMPLATES_DIR) -> frozenset[str]:
+    """Names that `render_docx` accepts: the `.docx` files of the templates folder. Every
+    submission asks; the folder is listed again only when it changed (its mtime moves when a
+    file is added, removed or renamed), so a request costs one stat, not a directory scan."""
+    return _listing(templates_dir, templates_dir.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _listing(templates_dir: Path, mtime_ns: int) -> frozenset[str]:
+    return frozenset(path.stem for path in templates_dir.glob("*.docx")
+                     if path.is_file() and _NAME.fullmatch(path.stem))
 
 
 def template_path(template: str, templates_dir: Path = TEMPLATES_DIR) -> Path:

@@ -140,7 +140,7 @@ def read_form(form: QuotationForm, draft: bool | None, **render: Any):
     form rendered again with each error next to its field (422)."""
     payload = form.to_payload(draft=draft)
     try:
-        return parse_submission(payload, templates=set(available_templates()),
+        return parse_submission(payload, templates=available_templates(),
                                 default_locale=services().settings.locale), payload, None
     except ValidationFailed as exc:
         errors = forms.errors_by_input(exc.errors, form.filled_rows())

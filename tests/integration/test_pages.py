@@ -121,7 +121,7 @@ def create(app, **overrides: Any):
                    "tax_rate": "20"}],
         **overrides,
     }
-    submission = parse_submission(payload, templates=set(available_templates()))
+    submission = parse_submission(payload, templates=available_templates())
     with app.app_context():
         pool = app.extensions["quote_service"].pool
         return submit(pool, submission, user_id=submitter_id(pool)).quotation
