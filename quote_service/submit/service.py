@@ -4,6 +4,7 @@ transaction, so there is never a quotation without its job nor a job without its
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from quote_service.domain.locales import DEFAULT_LOCALE
 from quote_service.domain.model import Quotation
 from quote_service.domain.pricing import price_lines
 from quote_service.domain.validation import Submission
+from quote_service.submit import group_commit
 
 
 class IdempotencyConflict(Exception):
@@ -94,19 +96,27 @@ def _statement_params(submission: Submission, *, year: int, idempotency_key: str
 _LINE_AMOUNTS = ("quantity", "unit_price", "tax_rate", "discount_pct", "net", "tax", "total")
 
 
-def _run_statement(conn: psycopg.Connection, params: dict[str, Any], body_hash: str | None
-                   ) -> Submitted:
-    row = db.fetch_one(conn, "submit_quotation", **params)
+def _outcome(row: dict[str, Any] | None, params: dict[str, Any]) -> Submitted:
+    """The statement's row as what the submission got, or its refusal raised."""
     assert row is not None
+    row = dict(row)
     outcome, role, job_id = row.pop("outcome"), row.pop("role"), row.pop("job_id")
     if outcome == "refused":
         raise RoleRefused(role) if role is not None else NotAuthenticated()
     quotation = Quotation.from_row(row)
     if outcome == "replayed":
-        if quotation.request_hash != body_hash:
+        if quotation.request_hash != params["request_hash"]:
             raise IdempotencyConflict(params["idempotency_key"])
         return Submitted(quotation, job_id=None, replayed=True)
     return Submitted(quotation, job_id=job_id, replayed=False)
+
+
+def _statement(submission: Submission, *, user_id: int | None, token_hash: str | None,
+               roles: tuple[str, ...], idempotency_key: str | None, body_hash: str | None,
+               today: dt.date | None) -> dict[str, Any]:
+    params = _statement_params(submission, year=(today or dt.date.today()).year,
+                               idempotency_key=idempotency_key, body_hash=body_hash)
+    return {**params, "user_id": user_id, "token_hash": token_hash, "roles": list(roles)}
 
 
 def insert_quotation(
@@ -130,10 +140,23 @@ def insert_quotation(
     caller owns, it commits or rolls back with the rest. Raise NotAuthenticated, RoleRefused
     (nothing written then), IdempotencyConflict.
     """
-    params = _statement_params(submission, year=(today or dt.date.today()).year,
-                               idempotency_key=idempotency_key, body_hash=body_hash)
-    return _run_statement(conn, {**params, "user_id": user_id, "token_hash": token_hash,
-                                 "roles": list(roles)}, body_hash)
+    params = _statement(submission, user_id=user_id, token_hash=token_hash, roles=roles,
+                        idempotency_key=idempotency_key, body_hash=body_hash, today=today)
+    return _outcome(db.fetch_one(conn, "submit_quotation", **params), params)
+
+
+def _alone(pool: ConnectionPool, params: dict[str, Any]) -> dict[str, Any] | None:
+    """The statement on its own connection, committed as it ends (db.statement)."""
+    try:
+        with db.statement(pool) as conn:
+            return db.fetch_one(conn, "submit_quotation", **params)
+    except psycopg.errors.UniqueViolation:
+        # Two requests with the same key raced; the other one committed first, and the same
+        # statement now answers its quotation.
+        if not params["idempotency_key"]:
+            raise
+        with db.statement(pool) as conn:
+            return db.fetch_one(conn, "submit_quotation", **params)
 
 
 def submit(
@@ -148,21 +171,18 @@ def submit(
     today: dt.date | None = None,
 ) -> Submitted:
     """Submit as `user_id`, or as the user of the API token `token` (checked by the submitting
-    statement itself: one connection, one round trip, one transaction), once per idempotency
-    key of that user (`client_key`, `form_key`): a repeat with the same body answers the first
-    quotation, with another body raises IdempotencyConflict. Another user's identical key is
-    another quotation."""
+    statement itself: one round trip, one transaction), once per idempotency key of that user
+    (`client_key`, `form_key`): a repeat with the same body answers the first quotation, with
+    another body raises IdempotencyConflict. Another user's identical key is another
+    quotation.
+
+    Submissions made at the same moment by this process's threads commit together
+    (group_commit.py): one transaction, one turn at the year's counter for all of them.
+    """
     body_hash = request_hash(payload) if idempotency_key else None
     token_hash = tokens.digest(token) if token is not None else None
-    arguments = {"user_id": user_id, "token_hash": token_hash, "roles": roles,
-                 "idempotency_key": idempotency_key, "body_hash": body_hash, "today": today}
-    try:
-        with db.statement(pool) as conn:
-            return insert_quotation(conn, submission, **arguments)
-    except psycopg.errors.UniqueViolation:
-        # Two requests with the same key raced; the other one committed first, and the same
-        # statement now answers its quotation.
-        if not idempotency_key:
-            raise
-        with db.statement(pool) as conn:
-            return insert_quotation(conn, submission, **arguments)
+    params = _statement(submission, user_id=user_id, token_hash=token_hash, roles=roles,
+                        idempotency_key=idempotency_key, body_hash=body_hash, today=today)
+    group = group_commit.group_for(pool, db.query("submit_quotation"),
+                                   functools.partial(_alone, pool))
+    return _outcome(group.run(params), params)
