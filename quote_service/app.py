@@ -28,12 +28,8 @@ def create_app(settings: Settings | None = None, config: dict[str, Any] | None =
         SESSION_COOKIE_SECURE=settings.public_base_url.startswith("https://"),
     )
     app.config.update(config or {})
-    app.extensions["quote_service"] = Services(settings, trust_fresh_connections=True)
-    if settings.trusted_proxies:
-        # Behind N reverse proxies, the client's address (login limits per IP) and scheme are
-        # the ones the proxies saw, taken from the last N X-Forwarded-* entries only.
-        n = settings.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+    app.extensions["quote_service"] = services = Services(settings,
+                                                          trust_fresh_connections=True)
 
     from quote_service.web import (
         api,
@@ -52,11 +48,13 @@ def create_app(settings: Settings | None = None, config: dict[str, Any] | None =
         pdf,
         quotation_changes,  # noqa: F401  (its pages join the pages' blueprint)
         resends,
+        submit_route,
         webhooks,
     )
 
+    https = settings.public_base_url.startswith("https://")
     errors.register(app)
-    headers.install(app, https=settings.public_base_url.startswith("https://"))
+    headers.install(app, https=https)
     auth.install(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
@@ -73,6 +71,16 @@ def create_app(settings: Settings | None = None, config: dict[str, Any] | None =
         structured_logging.configure(settings)
 
     app.context_processor(lambda: {"csrf_token": csrf.csrf_token})
+
+    # The common submission is answered before Flask (see web/submit_route.py).
+    app.wsgi_app = submit_route.SubmitRoute(app.wsgi_app, services,
+                                            headers=headers.response_headers(https=https),
+                                            max_body=MAX_BODY_BYTES)
+    if settings.trusted_proxies:
+        # Behind N reverse proxies, the client's address (login limits per IP) and scheme are
+        # the ones the proxies saw, taken from the last N X-Forwarded-* entries only.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
     return app
 

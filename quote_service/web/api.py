@@ -32,6 +32,7 @@ from quote_service.web.auth import current_scope
 from quote_service.web.errors import json_error
 from quote_service.web.openapi import OPENAPI
 from quote_service.web.params import MAX_ID, whole_number
+from quote_service.web.submit_route import accepted_body
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -143,7 +144,7 @@ def _submission(*, new: bool = True) -> tuple[Submission | None, Any, Response |
         return None, None, error
     try:
         default_locale = services().settings.locale if new else None
-        return (parse_submission(payload, templates=set(available_templates()),
+        return (parse_submission(payload, templates=available_templates(),
                                  default_locale=default_locale), payload, None)
     except ValidationFailed as exc:
         return None, payload, (jsonify({"errors": [e.as_dict() for e in exc.errors]}), 422)
@@ -173,9 +174,7 @@ def create_quotation():
         return auth.role_refused(exc.args[0])
     except IdempotencyConflict:
         return json_error(409, "this Idempotency-Key was already used with a different body")
-    q = result.quotation
-    body = {"id": q.id, "number": q.number, "status": q.status,
-            "total": plain_amount(q.total, q.currency), "links": _links(q)}
+    body = accepted_body(result.quotation, request.script_root)
     response = jsonify(body)
     response.status_code = 202
     response.headers["Location"] = body["links"]["self"]

@@ -11,6 +11,8 @@ from quote_service.db import DatabaseUnavailable
 
 logger = logging.getLogger("quote_service.web")
 
+UNAVAILABLE = "the database is unavailable; try again shortly"
+
 
 def wants_json() -> bool:
     return request.path.startswith(("/api/", "/readyz", "/healthz", "/webhooks/"))
@@ -39,12 +41,11 @@ def register(app: Flask) -> None:
     @app.errorhandler(DatabaseUnavailable)
     def database_down(exc: DatabaseUnavailable):
         logger.error("database unavailable: %s", exc)
-        message = "the database is unavailable; try again shortly"
         if wants_json():
-            response = json_error(503, message)
+            response = json_error(503, UNAVAILABLE)
         else:
             response = app.make_response((render_template("error.html", code=503,
-                                                          message=message), 503))
+                                                          message=UNAVAILABLE), 503))
         response.headers["Retry-After"] = "5"
         return response
 

@@ -36,8 +36,13 @@ HEADERS = {
 HSTS = "max-age=31536000"
 
 
+def response_headers(*, https: bool) -> dict[str, str]:
+    """The headers every response carries (web/submit_route.py's too)."""
+    return {**HEADERS, **({"Strict-Transport-Security": HSTS} if https else {})}
+
+
 def install(app: Flask, *, https: bool) -> None:
-    headers = {**HEADERS, **({"Strict-Transport-Security": HSTS} if https else {})}
+    headers = response_headers(https=https)
 
     @app.after_request
     def add_security_headers(response: Response) -> Response:
