@@ -263,6 +263,21 @@ def _toggle(name: str, *, pause: bool) -> None:
 
 
 @main.command()
+@click.option("--bind", default="127.0.0.1:8000", show_default=True, metavar="HOST:PORT",
+              help="Where to listen; beyond loopback a real SECRET_KEY is required.")
+@click.option("--workers", default=None, type=click.IntRange(1), help="Processes [2].")
+@click.option("--threads", default=None, type=click.IntRange(1),
+              help="Threads per process [16].")
+@click.option("--access-log", is_flag=True, help="One line per request on standard output.")
+def serve(bind: str, workers: int | None, threads: int | None, access_log: bool) -> None:
+    """Run the web server (production: see deploy/systemd/quote-service-web.service)."""
+    from quote_service.web import server
+
+    server.serve(bind, workers=workers or server.WORKERS, threads=threads or server.THREADS,
+                 access_log=access_log)
+
+
+@main.command()
 @click.option("--port", default=8000, show_default=True)
 @click.option("--timeout", default=120.0, show_default=True, help="Seconds to wait for the email.")
 @click.option("--locale", default=None, metavar="TAG",

@@ -240,7 +240,7 @@ class Settings:
     def _check_secret_key(self) -> None:
         """SECRET_KEY signs the session cookies: with the public development value anyone can
         forge one. Any process refuses it while PUBLIC_BASE_URL or TRUSTED_PROXIES say that
-        others reach the service; gunicorn's master also checks where it listens
+        others reach the service; `quote-service serve` also checks where it listens
         (`check_listening`), which is what decides who can send it requests."""
         if self.trusted_proxies:
             exposed = f"TRUSTED_PROXIES={self.trusted_proxies} (a proxy serves it to others)"

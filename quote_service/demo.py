@@ -1,8 +1,8 @@
 """`quote-service demo`: the whole path on the embedded defaults, with real processes.
 
-It starts gunicorn and a `procrastinate worker`, submits a sample quotation over HTTP, waits
-until it is sent (or failed), prints its number and where its PDF and email are, then stops
-both processes (whole process groups, so no LibreOffice is left behind).
+It starts the web server (`quote-service serve`) and a `procrastinate worker`, submits a
+sample quotation over HTTP, waits until it is sent (or failed), prints its number and where its
+PDF and email are, then stops both processes (whole process groups, so no LibreOffice is left behind).
 """
 
 from __future__ import annotations
@@ -112,8 +112,8 @@ def run_demo(settings: Settings, *, port: int, timeout: float, echo=print,
     logs = PROJECT_ROOT / "var" / "log"
     env = {**os.environ, "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", base)}
     echo(f"starting the web server on {base} and a worker (logs in {logs})")
-    web = start([_bin("gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2",
-                 "--access-logfile", "-", "--no-control-socket", "wsgi:app"], logs / "demo-web.log", env)
+    web = start([_bin("quote-service"), "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+                 "--threads", "4", "--access-log"], logs / "demo-web.log", env)
     worker = start([_bin("procrastinate"), "--app=jobs.app", "worker", "--concurrency", "1"],
                    logs / "demo-worker.log", env)
     try:

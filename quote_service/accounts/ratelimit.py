@@ -1,5 +1,5 @@
 """Limits on failed sign-ins, kept in PostgreSQL so that they hold across every web worker
-and server (an in-process counter would give each gunicorn worker its own budget).
+and server (an in-process counter would give each web worker process its own budget).
 
 A password check first reserves a row in `login_attempts`, under advisory locks on its email
 and its address, and only then runs; a success deletes the email's rows. So concurrent guesses

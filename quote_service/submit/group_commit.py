@@ -33,7 +33,7 @@ from psycopg_pool import ConnectionPool
 from quote_service import db
 
 # The most statements sent in one pipeline. The web server's threads bound a batch anyway
-# (gunicorn's --threads per process); this keeps one that a caller's own threads could grow
+# (`quote-service serve --threads` per process); this keeps one that a caller's own threads could grow
 # from holding the counter for long.
 MAX_BATCH = 32
 

@@ -53,11 +53,11 @@ _UNAUTHORIZED = {"401": {
                                      "description": 'Bearer realm="quote-service"'}},
     "content": {"application/json": {"schema": _ERROR}}}}
 _FORBIDDEN = {"403": _response("The token's role may not do this (viewers only read)", _ERROR)}
-# What any request can get: a request line too long for the server (gunicorn answers it
-# before the application, as text), and the database down.
+# What any request can get: a request the HTTP server cannot read (granian answers it before
+# the application, with no body), and the database down.
 _ALWAYS = {
     "400": {"description": "A request the HTTP server cannot read (malformed headers or body)"},
-    "414": {"description": "The request line is too long (over 4094 bytes)"},
+    "431": {"description": "The request line and headers are too long (over about 400 KiB)"},
     "503": {**_response("Database unavailable", _ERROR),
             "headers": {"Retry-After": {"schema": {"type": "integer"}}}},
 }

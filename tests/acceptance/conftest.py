@@ -1,5 +1,5 @@
-"""Real processes: gunicorn serving wsgi:app and `procrastinate --app=jobs.app worker`, both
-against the test's own database, storage folder and outbox."""
+"""Real processes: the web server (`quote-service serve`) and `procrastinate --app=jobs.app
+worker`, both against the test's own database, storage folder and outbox."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The pages in a real browser (tests.support.browser), against real gunicorn and worker
+"""The pages in a real browser (tests.support.browser), against the real web server and worker
 processes. A sales user fills the form and follows the quotation to its PDF; an admin watches
 a job fail on the dashboard, fixes the cause and retries it from there.
 """

@@ -1,4 +1,4 @@
-"""The quotation's life in a real browser (tests.support.browser), with real gunicorn and worker
+"""The quotation's life in a real browser (tests.support.browser), with the real web server and worker
 processes: the form's customer autocomplete, a draft's preview and its sending, the customer's
 page with its Accept and Decline forms, and the page of a quotation that expired."""
 

@@ -1,4 +1,4 @@
-"""A quotation goes from HTTP to a PDF and an email through real gunicorn and worker
+"""A quotation goes from HTTP to a PDF and an email through a real web server and worker
 processes, on the default backends (local storage, outbox)."""
 
 from __future__ import annotations
@@ -172,8 +172,8 @@ def test_bad_configuration_stops_the_server_once_with_one_line(tmp_path):
     from tests.support.stack import BIN
 
     env = {**os.environ, "STORAGE_BACKEND": "s3"}
-    result = subprocess.run([str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{free_port()}",
-                             "--no-control-socket", "wsgi:app"], env=env, capture_output=True,
+    result = subprocess.run([str(BIN / "quote-service"), "serve", "--bind",
+                             f"127.0.0.1:{free_port()}"], env=env, capture_output=True,
                             text=True, timeout=30)
     assert result.returncode != 0
     assert "configuration error: STORAGE_BACKEND='s3' is invalid" in result.stderr

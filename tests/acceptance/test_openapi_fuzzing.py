@@ -1,4 +1,4 @@
-"""schemathesis against the live OpenAPI document, served by real gunicorn processes: every
+"""schemathesis against the live OpenAPI document, served by the real web server: every
 operation of /api/openapi.json gets a fixed number of generated requests (valid and invalid),
 then stateful sequences that follow the document's links (submit, then read, retry, resend
 and withdraw links of what was submitted). The run must find no server error, no answer

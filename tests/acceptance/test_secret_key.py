@@ -1,6 +1,6 @@
-"""The development SECRET_KEY against a real gunicorn: refused by the master, once, whenever the
-server listens beyond loopback, whatever PUBLIC_BASE_URL says; accepted on loopback, so the
-demo and the tests need no configuration."""
+"""The development SECRET_KEY against the real web server: refused before any worker starts,
+once, whenever the server listens beyond loopback, whatever PUBLIC_BASE_URL says; accepted on
+loopback, so the demo and the tests need no configuration."""
 
 from __future__ import annotations
 
@@ -24,9 +24,8 @@ pytestmark = pytest.mark.acceptance
 STRONG_KEY = "k" * 48
 
 
-def gunicorn(bind: str) -> list[str]:
-    return [str(BIN / "gunicorn"), "--bind", bind, "--workers", "2", "--no-control-socket",
-            "wsgi:app"]
+def web_server(bind: str) -> list[str]:
+    return [str(BIN / "quote-service"), "serve", "--bind", bind, "--workers", "2"]
 
 
 def environment(settings, **extra: str) -> dict[str, str]:
@@ -49,7 +48,7 @@ def forged_admin_cookie(user_id: int) -> str:
 
 @pytest.mark.parametrize("bind_host", ["0.0.0.0", "[::]"])
 def test_the_development_key_stops_a_server_listening_beyond_loopback(settings, bind_host):
-    result = subprocess.run(gunicorn(f"{bind_host}:{free_port()}"),
+    result = subprocess.run(web_server(f"{bind_host}:{free_port()}"),
                             env=environment(settings), capture_output=True, text=True,
                             timeout=60)
     assert result.returncode != 0
@@ -57,11 +56,11 @@ def test_the_development_key_stops_a_server_listening_beyond_loopback(settings, 
     assert len(errors) == 1, result.stderr
     assert errors[0].startswith("configuration error: SECRET_KEY is unset or the public "
                                 "development value while the server listens on")
-    assert "Booting worker" not in result.stderr and "Traceback" not in result.stderr
+    assert "Spawning worker" not in result.stderr and "Traceback" not in result.stderr
 
 
 def test_a_short_key_is_refused_too(settings):
-    result = subprocess.run(gunicorn(f"0.0.0.0:{free_port()}"),
+    result = subprocess.run(web_server(f"0.0.0.0:{free_port()}"),
                             env=environment(settings, SECRET_KEY="x" * 31),
                             capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
@@ -74,7 +73,7 @@ def test_loopback_takes_any_key_and_a_real_key_serves_everywhere(settings, tmp_p
     port = free_port()
     bind = "127.0.0.1" if key is None else "0.0.0.0"
     env = environment(settings, **({"SECRET_KEY": key} if key else {}))
-    web = start(gunicorn(f"{bind}:{port}"), tmp_path / "web.log", env)
+    web = start(web_server(f"{bind}:{port}"), tmp_path / "web.log", env)
     try:
         base = f"http://127.0.0.1:{port}"
         assert wait_until(lambda: urllib.request.urlopen(f"{base}/healthz").status == 200, 30), \

@@ -22,7 +22,7 @@ from tests.support.stack import Stack
 
 @contextmanager
 def stack_on(cluster: PrivateCluster, folder: Path, password_hash: str) -> Iterator[Stack]:
-    """gunicorn against a migrated database of `cluster`, with a sales user's token; workers are
+    """The web server against a migrated database of `cluster`, with a sales user's token; workers are
     started by the test. Storage and outbox are under `folder`."""
     database_url = cluster.create_database()
     with psycopg.connect(database_url, autocommit=True) as conn:

@@ -1,4 +1,4 @@
-"""Real processes against one database: gunicorn serving wsgi:app and
+"""Real processes against one database: the web server (`quote-service serve`) and
 `procrastinate --app=jobs.app worker`s, with their logs, driven over HTTP with an API token."""
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ class Stack:
         port = free_port()
         self.base_url = f"http://127.0.0.1:{port}"
         self.env["PUBLIC_BASE_URL"] = self.base_url
-        web = start([str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2",
-                     "--threads", "4", "--no-control-socket", "wsgi:app"], self.logs / "web.log", self.env)
+        web = start([str(BIN / "quote-service"), "serve", "--bind", f"127.0.0.1:{port}",
+                     "--workers", "2", "--threads", "4"], self.logs / "web.log", self.env)
         self.processes.append(web)
         if not wait_until(lambda: self.get("/healthz")[0] == 200, 30):
-            raise RuntimeError(f"gunicorn did not start:\n{self.log('web.log')}")
+            raise RuntimeError(f"the web server did not start:\n{self.log('web.log')}")
         return web
 
     def start_worker(self, *args: str, name: str = "worker", prefix: tuple[str, ...] = (),
