@@ -79,6 +79,14 @@ def create(conn: psycopg.Connection, user: User, name: str) -> tuple[str, int]:
     return token, row["id"]
 
 
+def bearer(authorization: str) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header's value, or None when it is not
+    that (another scheme, no token)."""
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
 def well_formed(token: str) -> bool:
     """Whether `token` has a token's shape: anything else is refused before any query, so
     garbage costs no database work."""

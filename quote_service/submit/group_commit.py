@@ -15,7 +15,8 @@ Idempotency-Key, say) nothing of it is kept and each of its submissions runs aga
 own, where that error belongs to the one that caused it. A database that cannot be reached
 fails the whole batch at once: every submission answers 503 and none is written.
 
-No thread of its own: the first thread to arrive leads, running batches of whatever has
+One GroupCommit per pool (submit/service.py keeps them). No thread of its own: the first
+thread to arrive leads, running batches of whatever has
 queued meanwhile until its own submission is answered; then it hands the lead to the next
 waiting thread and returns.
 """
@@ -23,7 +24,6 @@ waiting thread and returns.
 from __future__ import annotations
 
 import threading
-import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -33,8 +33,8 @@ from psycopg_pool import ConnectionPool
 from quote_service import db
 
 # The most statements sent in one pipeline. The web server's threads bound a batch anyway
-# (`quote-service serve --threads` per process); this keeps one that a caller's own threads could grow
-# from holding the counter for long.
+# (`quote-service serve --threads` per process); this keeps one that a caller's own threads
+# could grow from holding the counter for long.
 MAX_BATCH = 32
 
 Row = dict[str, Any]
@@ -133,17 +133,3 @@ def _answer(waiting: _Waiting) -> Row:
     if waiting.row is None:
         raise RuntimeError("the submitting statement returned no row")
     return waiting.row
-
-
-_groups: weakref.WeakKeyDictionary[ConnectionPool, GroupCommit] = weakref.WeakKeyDictionary()
-_groups_lock = threading.Lock()
-
-
-def group_for(pool: ConnectionPool, query: str,
-              run_alone: Callable[[dict[str, Any]], Row]) -> GroupCommit:
-    """The one GroupCommit of `pool` (a pool is one process's, and so is its group)."""
-    with _groups_lock:
-        group = _groups.get(pool)
-        if group is None:
-            group = _groups[pool] = GroupCommit(pool, query, run_alone)
-        return group

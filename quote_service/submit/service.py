@@ -7,6 +7,8 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import threading
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +22,7 @@ from quote_service.domain.locales import DEFAULT_LOCALE
 from quote_service.domain.model import Quotation
 from quote_service.domain.pricing import price_lines
 from quote_service.domain.validation import Submission
-from quote_service.submit import group_commit
+from quote_service.submit.group_commit import GroupCommit
 
 
 class IdempotencyConflict(Exception):
@@ -70,29 +72,6 @@ class RoleRefused(Exception):
 SUBMITTERS = ("sales", "admin")
 
 
-def _statement_params(submission: Submission, *, year: int, idempotency_key: str | None,
-                      body_hash: str | None) -> dict[str, Any]:
-    """The priced submission as submit.sql's parameters: the lines go as ONE jsonb array,
-    amounts as decimal strings (never floats)."""
-    priced, totals = price_lines(list(submission.lines), submission.currency)
-    customer = submission.customer
-    lines = [{"position": line.position, "description": line.description,
-              **{name: str(getattr(line, name)) for name in _LINE_AMOUNTS}} for line in priced]
-    return {
-        "year": year, "status": "draft" if submission.draft else "queued",
-        "customer_name": customer.name, "customer_email": customer.email,
-        "customer_company": customer.company, "customer_address": customer.address,
-        "locale": submission.locale or DEFAULT_LOCALE, "currency": submission.currency,
-        "valid_until": submission.valid_until, "notes": submission.notes,
-        "template": submission.template, "subtotal": totals.subtotal,
-        "discount_total": totals.discount_total, "tax_total": totals.tax_total,
-        "total": totals.total, "total_text": str(totals.total),
-        "idempotency_key": idempotency_key, "request_hash": body_hash,
-        "lines": Jsonb(lines), "queue_name": queue.GENERATE_PDF.queue,
-        "task_name": queue.GENERATE_PDF.task_name, "priority": queue.GENERATE_PDF.priority,
-    }
-
-
 _LINE_AMOUNTS = ("quantity", "unit_price", "tax_rate", "discount_pct", "net", "tax", "total")
 
 
@@ -114,9 +93,27 @@ def _outcome(row: dict[str, Any] | None, params: dict[str, Any]) -> Submitted:
 def _statement(submission: Submission, *, user_id: int | None, token_hash: str | None,
                roles: tuple[str, ...], idempotency_key: str | None, body_hash: str | None,
                today: dt.date | None) -> dict[str, Any]:
-    params = _statement_params(submission, year=(today or dt.date.today()).year,
-                               idempotency_key=idempotency_key, body_hash=body_hash)
-    return {**params, "user_id": user_id, "token_hash": token_hash, "roles": list(roles)}
+    """The priced submission and who submits it as submit.sql's parameters: the lines go as
+    ONE jsonb array, amounts as decimal strings (never floats)."""
+    priced, totals = price_lines(list(submission.lines), submission.currency)
+    customer = submission.customer
+    lines = [{"position": line.position, "description": line.description,
+              **{name: str(getattr(line, name)) for name in _LINE_AMOUNTS}} for line in priced]
+    return {
+        "year": (today or dt.date.today()).year,
+        "status": "draft" if submission.draft else "queued",
+        "customer_name": customer.name, "customer_email": customer.email,
+        "customer_company": customer.company, "customer_address": customer.address,
+        "locale": submission.locale or DEFAULT_LOCALE, "currency": submission.currency,
+        "valid_until": submission.valid_until, "notes": submission.notes,
+        "template": submission.template, "subtotal": totals.subtotal,
+        "discount_total": totals.discount_total, "tax_total": totals.tax_total,
+        "total": totals.total, "total_text": str(totals.total),
+        "idempotency_key": idempotency_key, "request_hash": body_hash,
+        "lines": Jsonb(lines), "queue_name": queue.GENERATE_PDF.queue,
+        "task_name": queue.GENERATE_PDF.task_name, "priority": queue.GENERATE_PDF.priority,
+        "user_id": user_id, "token_hash": token_hash, "roles": list(roles),
+    }
 
 
 def insert_quotation(
@@ -183,6 +180,18 @@ def submit(
     token_hash = tokens.digest(token) if token is not None else None
     params = _statement(submission, user_id=user_id, token_hash=token_hash, roles=roles,
                         idempotency_key=idempotency_key, body_hash=body_hash, today=today)
-    group = group_commit.group_for(pool, db.query("submit_quotation"),
-                                   functools.partial(_alone, pool))
-    return _outcome(group.run(params), params)
+    return _outcome(_group_commit(pool).run(params), params)
+
+
+_groups: weakref.WeakKeyDictionary[ConnectionPool, GroupCommit] = weakref.WeakKeyDictionary()
+_groups_lock = threading.Lock()
+
+
+def _group_commit(pool: ConnectionPool) -> GroupCommit:
+    """The one GroupCommit of `pool` (a pool is one process's, and so is its group)."""
+    with _groups_lock:
+        group = _groups.get(pool)
+        if group is None:
+            group = _groups[pool] = GroupCommit(pool, db.query("submit_quotation"),
+                                                functools.partial(_alone, pool))
+        return group

@@ -19,7 +19,7 @@ from quote_service.domain.validation import (
     parse_submission,
 )
 from quote_service.generate.document import available_templates
-from quote_service.links import DeliveryLink, pdf_path
+from quote_service.links import DeliveryLink
 from quote_service.submit.service import (
     IdempotencyConflict,
     NotAuthenticated,
@@ -32,7 +32,7 @@ from quote_service.web.auth import current_scope
 from quote_service.web.errors import json_error
 from quote_service.web.openapi import OPENAPI
 from quote_service.web.params import MAX_ID, whole_number
-from quote_service.web.submit_route import accepted_body
+from quote_service.web.submit_route import accepted_body, quotation_links
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -56,13 +56,8 @@ def quotation_summary(q: Quotation) -> dict[str, Any]:
         "currency": q.currency,
         "total": plain_amount(q.total, q.currency),
         "created_at": _iso(q.created_at),
-        "links": _links(q),
+        "links": quotation_links(q.id, request.script_root),
     }
-
-
-def _links(q: Quotation) -> dict[str, str]:
-    return {"self": url_for("api.get_quotation", quotation_id=q.id), "pdf": pdf_path(q.id),
-            "page": f"/quotations/{q.id}"}
 
 
 def _line(line: Line, currency: str) -> dict[str, Any]:

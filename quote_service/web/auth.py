@@ -170,11 +170,10 @@ def _api_gate() -> ResponseReturnValue | None:
     header = request.headers.get("Authorization", "")
     if header:
         # A token that is sent is the identity, even when a session cookie comes along.
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = tokens.bearer(header)
+        if token is None:
             return _unauthorized("the Authorization header must be 'Bearer <token>'",
                                  "invalid_request")
-        token = token.strip()
         rule = request.url_rule.rule if request.url_rule is not None else None
         if (request.method, rule) == SELF_CHECKED and tokens.well_formed(token):
             # Its view checks the token in the statement that submits (submit.sql), with the

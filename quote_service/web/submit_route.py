@@ -49,12 +49,17 @@ MAX_KEY_LENGTH = 200  # an Idempotency-Key's, as the view checks it
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
+def quotation_links(quotation_id: int, script_root: str = "") -> dict[str, str]:
+    """A quotation's `links` in the API's documents (`script_root`: the app's URL prefix)."""
+    return {"self": f"{script_root}{PATH}/{quotation_id}", "pdf": pdf_path(quotation_id),
+            "page": f"/quotations/{quotation_id}"}
+
+
 def accepted_body(q: Quotation, script_root: str = "") -> dict[str, Any]:
     """What a 202 says of the quotation submitted (SPEC 4), here and in the Flask view."""
     return {"id": q.id, "number": q.number, "status": q.status,
             "total": plain_amount(q.total, q.currency),
-            "links": {"self": f"{script_root}{PATH}/{q.id}", "pdf": pdf_path(q.id),
-                      "page": f"/quotations/{q.id}"}}
+            "links": quotation_links(q.id, script_root)}
 
 
 def _json(body: Any) -> bytes:
@@ -76,9 +81,9 @@ class SubmitRoute:
                  ) -> Iterable[bytes]:
         if environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") != "POST":
             return self._app(environ, start_response)
-        token = _bearer(environ.get("HTTP_AUTHORIZATION", ""))
+        token = tokens.bearer(environ.get("HTTP_AUTHORIZATION", ""))
         length = _length(environ.get("CONTENT_LENGTH"))
-        if (token is None or length is None or length > self._max_body
+        if (token is None or not tokens.well_formed(token) or length is None or length > self._max_body
                 or _mimetype(environ.get("CONTENT_TYPE", "")) != "application/json"):
             return self._app(environ, start_response)
         body = environ["wsgi.input"].read(length)
@@ -122,15 +127,6 @@ class SubmitRoute:
         if result.replayed:
             extra.append(("Idempotent-Replayed", "true"))
         return "202 ACCEPTED", document, extra
-
-
-def _bearer(header: str) -> str | None:
-    """The token of `Bearer <token>` when it has a token's shape (auth's own reading)."""
-    scheme, _, token = header.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not tokens.well_formed(token):
-        return None
-    return token
 
 
 def _length(value: str | None) -> int | None:
