@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
@@ -44,7 +43,7 @@ def queries() -> dict[str, str]:
 def compact(sql: str) -> str:
     """`sql` without its comment lines and indentation: the files are written for readers,
     the server needs none of it, and psycopg converts a query's `%(name)s` placeholders once
-    per process only for texts under 4 KiB (submit.sql's was converted anew on every call)."""
+    per process only for texts under 4 KiB."""
     return "\n".join(line.strip() for line in sql.strip().splitlines()
                      if line.strip() and not line.lstrip().startswith("--"))
 
@@ -171,33 +170,6 @@ def statement(pool: ConnectionPool) -> Iterator[psycopg.Connection]:
         with pool.connection() as conn, conn.pipeline():
             execute(conn, "plan_once_per_connection")
             yield conn
-    except (psycopg.OperationalError, TimeoutError) as exc:
-        raise _unavailable(exc) from exc
-
-
-_OPEN = (TransactionStatus.INTRANS, TransactionStatus.INERROR)
-
-
-@contextmanager
-def batch(pool: ConnectionPool) -> Iterator[psycopg.Connection]:
-    """One connection and ONE transaction for several statements sent together (the group
-    commit's, submit/group_commit.py): BEGIN, the plan setting of `statement`, the block's
-    statements and COMMIT leave in one pipeline, so the server runs them back to back and
-    commits without waiting for this process. Their results are read after the block. If the
-    block raises, even after some statements were sent, the transaction is rolled back: none
-    of them commits."""
-    try:
-        with pool.connection() as conn:
-            try:
-                with conn.pipeline():
-                    conn.execute("BEGIN")
-                    execute(conn, "plan_once_per_connection")
-                    yield conn
-                    conn.execute("COMMIT")
-            except BaseException:
-                if conn.info.transaction_status in _OPEN:
-                    conn.rollback()
-                raise
     except (psycopg.OperationalError, TimeoutError) as exc:
         raise _unavailable(exc) from exc
 

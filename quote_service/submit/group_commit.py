@@ -1,24 +1,25 @@
-"""Group commit: submissions that arrive together in one process share one transaction.
+"""Group commit: submissions that arrive together in one process share one statement.
 
 Numbers are gapless, so the year's counter row stays locked from a submission's statement
 until its commit is on disk, and submissions take their numbers one at a time: each one's
-transaction start, plan, commit and WAL flush stand in a single queue. When the request
-threads of one web process submit at the same moment, their statements (submit.sql's, each
-unchanged, each checking its own token) are sent in ONE pipeline and commit together: one
-round trip, one commit and one WAL flush for the lot, one turn at the counter. Measured on
-this statement, that halves the database's CPU per submission at a batch of eight.
+statement, commit and WAL flush stand in a single queue, and the database work behind the
+counter runs on one core at a time whatever the number of cores. When the request threads of
+one web process submit at the same moment, they are submitted as ONE batch (submit.sql takes
+an array of submissions, each still checking its own token): one round trip, one statement's
+start, one commit and WAL flush for the lot, one turn at the counter. Measured on one
+connection, that takes 40% off the database's CPU per submission at a batch of eight and
+half of it at sixteen (docs/benchmarks.md).
 
 Nothing else changes for a submission: its quotation, lines, customer, job and event still
 commit together or not at all, and the numbers of one batch are consecutive. A batch commits
-or rolls back as a whole, so when any statement of it fails (two racing requests with one
-Idempotency-Key, say) nothing of it is kept and each of its submissions runs again on its
-own, where that error belongs to the one that caused it. A database that cannot be reached
-fails the whole batch at once: every submission answers 503 and none is written.
+or rolls back as a whole, so when it fails (two racing requests with one new Idempotency-Key,
+say) nothing of it is kept and each of its submissions runs again on its own, where that error
+belongs to the one that caused it. A database that cannot be reached fails the whole batch at
+once: every submission answers 503 and none is written.
 
 One GroupCommit per pool (submit/service.py keeps them). No thread of its own: the first
-thread to arrive leads, running batches of whatever has
-queued meanwhile until its own submission is answered; then it hands the lead to the next
-waiting thread and returns.
+thread to arrive leads, running batches of whatever has queued meanwhile until its own
+submission is answered; then it hands the lead to the next waiting thread and returns.
 """
 
 from __future__ import annotations
@@ -27,12 +28,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
-
 from quote_service import db
 
-# The most statements sent in one pipeline. The web server's threads bound a batch anyway
+# The most submissions in one batch. The web server's threads bound a batch anyway
 # (`quote-service serve --threads` per process); this keeps one that a caller's own threads
 # could grow from holding the counter for long.
 MAX_BATCH = 32
@@ -56,20 +54,20 @@ class _Waiting:
 
 
 class GroupCommit:
-    """Runs `query` (a statement that makes a whole change by itself) for the submissions of
-    one pool, batching those that wait at the same moment into one transaction."""
+    """Submits one pool's submissions, those that wait at the same moment as one batch:
+    `run_together` commits a batch's parameters as one change and gives their rows in order
+    (None where there is none), `run_alone` does the same for one submission."""
 
-    def __init__(self, pool: ConnectionPool, query: str,
-                 run_alone: Callable[[dict[str, Any]], Row]):
-        self._pool = pool
-        self._query = query
+    def __init__(self, run_together: Callable[[list[dict[str, Any]]], list[Row | None]],
+                 run_alone: Callable[[dict[str, Any]], Row | None]):
+        self._run_together = run_together
         self._run_alone = run_alone
         self._lock = threading.Lock()
         self._queue: list[_Waiting] = []
         self._led = False
 
-    def run(self, params: dict[str, Any]) -> Row:
-        """The statement's row for `params`, committed (possibly with others)."""
+    def run(self, params: dict[str, Any]) -> Row | None:
+        """The row of `params`' submission, committed (possibly with others)."""
         me = _Waiting(params)
         with self._lock:
             self._queue.append(me)
@@ -99,7 +97,7 @@ class GroupCommit:
         rows: list[Row | None] | None = None
         if len(batch) > 1:
             try:
-                rows = self._together([waiting.params for waiting in batch])
+                rows = self._run_together([waiting.params for waiting in batch])
             except db.DatabaseUnavailable as exc:
                 for waiting in batch:
                     waiting.error = exc
@@ -116,20 +114,8 @@ class GroupCommit:
             waiting.answered = True
             waiting.woken.set()
 
-    def _together(self, batch: list[dict[str, Any]]) -> list[Row | None]:
-        """The rows of `batch`'s statements, sent in one pipeline and committed together. They
-        are read once the pipeline has ended: reading one sooner would wait for its answer
-        before the COMMIT is even sent, holding the counter for a round trip."""
-        with db.batch(self._pool) as conn:
-            cursors = [conn.cursor(row_factory=dict_row) for _ in batch]
-            for cursor, params in zip(cursors, batch, strict=True):
-                cursor.execute(self._query, params)
-        return [cursor.fetchone() for cursor in cursors]
 
-
-def _answer(waiting: _Waiting) -> Row:
+def _answer(waiting: _Waiting) -> Row | None:
     if waiting.error is not None:
         raise waiting.error
-    if waiting.row is None:
-        raise RuntimeError("the submitting statement returned no row")
     return waiting.row

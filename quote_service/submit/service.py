@@ -77,9 +77,11 @@ _LINE_AMOUNTS = ("quantity", "unit_price", "tax_rate", "discount_pct", "net", "t
 
 def _outcome(row: dict[str, Any] | None, params: dict[str, Any]) -> Submitted:
     """The statement's row as what the submission got, or its refusal raised."""
-    assert row is not None
+    if row is None:
+        raise RuntimeError("the submitting statement returned no row for a submission")
     row = dict(row)
     outcome, role, job_id = row.pop("outcome"), row.pop("role"), row.pop("job_id")
+    del row["i"]
     if outcome == "refused":
         raise RoleRefused(role) if role is not None else NotAuthenticated()
     quotation = Quotation.from_row(row)
@@ -93,8 +95,8 @@ def _outcome(row: dict[str, Any] | None, params: dict[str, Any]) -> Submitted:
 def _statement(submission: Submission, *, user_id: int | None, token_hash: str | None,
                roles: tuple[str, ...], idempotency_key: str | None, body_hash: str | None,
                today: dt.date | None) -> dict[str, Any]:
-    """The priced submission and who submits it as submit.sql's parameters: the lines go as
-    ONE jsonb array, amounts as decimal strings (never floats)."""
+    """The priced submission and who submits it as one row of submit.sql's `batch`: plain
+    JSON, amounts as decimal strings (never floats)."""
     priced, totals = price_lines(list(submission.lines), submission.currency)
     customer = submission.customer
     lines = [{"position": line.position, "description": line.description,
@@ -105,15 +107,24 @@ def _statement(submission: Submission, *, user_id: int | None, token_hash: str |
         "customer_name": customer.name, "customer_email": customer.email,
         "customer_company": customer.company, "customer_address": customer.address,
         "locale": submission.locale or DEFAULT_LOCALE, "currency": submission.currency,
-        "valid_until": submission.valid_until, "notes": submission.notes,
-        "template": submission.template, "subtotal": totals.subtotal,
-        "discount_total": totals.discount_total, "tax_total": totals.tax_total,
-        "total": totals.total, "total_text": str(totals.total),
-        "idempotency_key": idempotency_key, "request_hash": body_hash,
-        "lines": Jsonb(lines), "queue_name": queue.GENERATE_PDF.queue,
-        "task_name": queue.GENERATE_PDF.task_name, "priority": queue.GENERATE_PDF.priority,
+        "valid_until": submission.valid_until.isoformat(), "notes": submission.notes,
+        "template": submission.template, "subtotal": str(totals.subtotal),
+        "discount_total": str(totals.discount_total), "tax_total": str(totals.tax_total),
+        "total": str(totals.total), "total_text": str(totals.total),
+        "idempotency_key": idempotency_key, "request_hash": body_hash, "lines": lines,
         "user_id": user_id, "token_hash": token_hash, "roles": list(roles),
     }
+
+
+def _rows(conn: psycopg.Connection, batch: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
+    """submit.sql's rows for `batch` on `conn`, in the batch's order (None: no row came back)."""
+    rows = db.fetch_all(conn, "submit_quotations",
+                        batch=Jsonb([{**params, "i": i} for i, params in enumerate(batch)]),
+                        queue_name=queue.GENERATE_PDF.queue,
+                        task_name=queue.GENERATE_PDF.task_name,
+                        priority=queue.GENERATE_PDF.priority)
+    by_index = {row["i"]: row for row in rows}
+    return [by_index.get(i) for i in range(len(batch))]
 
 
 def insert_quotation(
@@ -139,21 +150,26 @@ def insert_quotation(
     """
     params = _statement(submission, user_id=user_id, token_hash=token_hash, roles=roles,
                         idempotency_key=idempotency_key, body_hash=body_hash, today=today)
-    return _outcome(db.fetch_one(conn, "submit_quotation", **params), params)
+    return _outcome(_rows(conn, [params])[0], params)
+
+
+def _together(pool: ConnectionPool, batch: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
+    """The rows of `batch`, submitted by one statement on its own connection and committed as
+    it ends (db.statement)."""
+    with db.statement(pool) as conn:
+        return _rows(conn, batch)
 
 
 def _alone(pool: ConnectionPool, params: dict[str, Any]) -> dict[str, Any] | None:
-    """The statement on its own connection, committed as it ends (db.statement)."""
+    """The row of one submission, in a statement of its own."""
     try:
-        with db.statement(pool) as conn:
-            return db.fetch_one(conn, "submit_quotation", **params)
+        return _together(pool, [params])[0]
     except psycopg.errors.UniqueViolation:
         # Two requests with the same key raced; the other one committed first, and the same
         # statement now answers its quotation.
         if not params["idempotency_key"]:
             raise
-        with db.statement(pool) as conn:
-            return db.fetch_one(conn, "submit_quotation", **params)
+        return _together(pool, [params])[0]
 
 
 def submit(
@@ -173,8 +189,8 @@ def submit(
     another body raises IdempotencyConflict. Another user's identical key is another
     quotation.
 
-    Submissions made at the same moment by this process's threads commit together
-    (group_commit.py): one transaction, one turn at the year's counter for all of them.
+    Submissions made at the same moment by this process's threads are submitted together
+    (group_commit.py): one statement, one transaction, one turn at the year's counter.
     """
     body_hash = request_hash(payload) if idempotency_key else None
     token_hash = tokens.digest(token) if token is not None else None
@@ -192,6 +208,6 @@ def _group_commit(pool: ConnectionPool) -> GroupCommit:
     with _groups_lock:
         group = _groups.get(pool)
         if group is None:
-            group = _groups[pool] = GroupCommit(pool, db.query("submit_quotation"),
+            group = _groups[pool] = GroupCommit(functools.partial(_together, pool),
                                                 functools.partial(_alone, pool))
         return group

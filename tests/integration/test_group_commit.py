@@ -94,23 +94,54 @@ def test_racing_requests_with_one_key_in_a_batch_answer_one_quotation(
     assert _numbers(conn) == [f"Q-2026-{n:04d}" for n in range(1, 5)]
 
 
-def test_a_failure_inside_a_batch_keeps_nothing_of_it(services, conn, api_token):
+def test_a_failed_batch_keeps_nothing_of_it(services, conn, api_token):
     token = api_token("sales")
-    failed = pytest.raises(RuntimeError, match="after two statements")
-    with failed, db.batch(services.pool) as batch_conn:
-        for _ in range(2):
-            batch_conn.execute(db.query("submit_quotation"), _params(token))
-        raise RuntimeError("after two statements")
+    twice = _params(token, idempotency_key=client_key("new"), body_hash="h")
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        service._together(services.pool, [_params(token), twice, twice])
     assert set(counts(conn).values()) == {0}
     # The connection went back to the pool clean: the next submission is the first number.
     assert submit(services.pool, submission(), token=token,
                   today=TODAY).quotation.number == "Q-2026-0001"
 
 
-def _params(token: str) -> dict:
-    return service._statement(submission(), user_id=None, token_hash=tokens.digest(token),
-                              roles=service.SUBMITTERS, idempotency_key=None, body_hash=None,
-                              today=TODAY)
+def test_one_batch_answers_each_submission_its_own_outcome(services, conn, api_token):
+    token, viewer, revoked = api_token("sales"), api_token("viewer"), api_token("sales")
+    conn.execute("UPDATE api_tokens SET revoked_at = now() WHERE token_hash = %s",
+                 (tokens.digest(revoked),))
+    first = submit(services.pool, submission(), token=token, today=TODAY,
+                   idempotency_key=client_key("k"), payload={"same": "body"})
+    moved = {"customer": {"name": "Ann", "email": "ann@example.com", "address": "2 Main St"}}
+    rows = service._together(services.pool, [
+        _params(token),
+        _params(viewer),
+        _params(token, idempotency_key=client_key("k"), body_hash=service.request_hash(
+            {"same": "body"})),
+        _params(revoked),
+        _params(token, **{"customer": {"name": "Ann", "email": "ANN@example.com"}}),
+        _params(token, **moved),
+    ])
+    assert [r["outcome"] for r in rows] == [
+        "inserted", "refused", "replayed", "refused", "inserted", "inserted"]
+    assert [r["role"] for r in rows if r["outcome"] == "refused"] == ["viewer", None]
+    assert rows[2]["id"] == first.quotation.id
+    assert [r["number"] for r in rows if r["outcome"] == "inserted"] == [
+        "Q-2026-0002", "Q-2026-0003", "Q-2026-0004"]
+    # Ann twice in one batch: one customer, with the details of the batch's last submission.
+    assert conn.execute("SELECT count(*), min(email), min(address) FROM customers "
+                        "WHERE lower(email) = 'ann@example.com'").fetchone() == (
+        1, "ann@example.com", "2 Main St")
+    assert rows[4]["customer_id"] == rows[5]["customer_id"]
+    assert counts(conn) == {"quotations": 4, "quotation_lines": 4, "quotation_events": 4,
+                            "procrastinate_jobs": 4, "quotation_counters": 1, "customers": 2}
+    assert _transactions(conn) == [1, 3]
+
+
+def _params(token: str, *, idempotency_key: str | None = None, body_hash: str | None = None,
+            **overrides) -> dict:
+    return service._statement(submission(**overrides), user_id=None,
+                              token_hash=tokens.digest(token), roles=service.SUBMITTERS,
+                              idempotency_key=idempotency_key, body_hash=body_hash, today=TODAY)
 
 
 def test_with_the_database_down_every_waiting_submission_fails_fast(settings):
