@@ -31,7 +31,7 @@ def summary(stacks: Path, top: int = 25) -> list[tuple[str, float]]:
     for line in stacks.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         frames = stack.split(";")
-        if not any("wsgi_app" in f or "handle_request" in f for f in frames):
+        if not any(marker in f for f in frames for marker in _IN_A_REQUEST):
             continue  # a thread waiting for a connection or a request
         total += int(count)
         for name in {_short(f) for f in frames if not f.startswith("process ")}:
@@ -40,9 +40,13 @@ def summary(stacks: Path, top: int = 25) -> list[tuple[str, float]]:
     return [(name, 100 * n / total) for name, n in inclusive.most_common(top)] if total else []
 
 
+# A frame that only a thread handling a request holds: Flask's, gunicorn's, and the submit
+# route's (web/submit_route.py), which answers beneath Flask.
+_IN_A_REQUEST = ("wsgi_app", "handle_request", "SubmitRoute.__call__")
+
 # Frames every sample holds (the server's and the threads' own loops): left out of the table.
 _PLUMBING = ("(threading.py)", "(concurrent/futures/thread.py)", "(gunicorn/workers/gthread.py)",
-             "(gunicorn/workers/sync.py)", "(gunicorn/workers/base.py)", "(gunicorn/arbiter.py)")
+             "(gunicorn/workers/sync.py)", "(gunicorn/workers/base.py)", "(gunicorn/arbiter.py)", "(granian/wsgi.py)")
 
 
 def _short(frame: str) -> str:
