@@ -46,7 +46,8 @@ _IN_A_REQUEST = ("wsgi_app", "handle_request", "SubmitRoute.__call__")
 
 # Frames every sample holds (the server's and the threads' own loops): left out of the table.
 _PLUMBING = ("(threading.py)", "(concurrent/futures/thread.py)", "(gunicorn/workers/gthread.py)",
-             "(gunicorn/workers/sync.py)", "(gunicorn/workers/base.py)", "(gunicorn/arbiter.py)", "(granian/wsgi.py)")
+             "(gunicorn/workers/sync.py)", "(gunicorn/workers/base.py)", "(gunicorn/arbiter.py)",
+             "(granian/wsgi.py)")
 
 
 def _short(frame: str) -> str:
