@@ -155,20 +155,12 @@ def transaction(pool: ConnectionPool) -> Iterator[psycopg.Connection]:
 
 @contextmanager
 def statement(pool: ConnectionPool) -> Iterator[psycopg.Connection]:
-    """One connection for ONE statement that makes a whole change by itself (submit.sql's),
-    sent with a setting in one pipeline: both run in the pipeline's implicit transaction,
-    which commits as soon as the statement ends, on the server, without waiting for a COMMIT
-    from here (a row the statement locks, such as the year's counter, is held no longer than
-    that).
-
-    The setting has PostgreSQL plan the statement once per connection (a generic plan)
-    instead of for every call: measured on submit.sql, planning it each time (PostgreSQL's own
-    choice for it) cost as much database CPU as running it. SET LOCAL ends with the implicit
-    transaction, so the pool's other users keep the default.
-    """
+    """One connection for ONE statement that makes a whole change by itself (submit.sql's):
+    on the pool's autocommit connection it is its own transaction, committed on the server as
+    soon as it ends, in one round trip, without waiting for a COMMIT from here (a row it locks,
+    such as the year's counter, is held no longer than that)."""
     try:
-        with pool.connection() as conn, conn.pipeline():
-            execute(conn, "plan_once_per_connection")
+        with pool.connection() as conn:
             yield conn
     except (psycopg.OperationalError, TimeoutError) as exc:
         raise _unavailable(exc) from exc

@@ -1,10 +1,9 @@
--- The submission of new quotations as ONE statement in one transaction, sent in one round
+-- The submission of new quotations as ONE statement, its own transaction, sent in one round
 -- trip (db.statement, see submit/service.py): one submission, or the batch of those that one
--- web process's threads made at the same moment (submit/group_commit.py).
-
--- name: plan_once_per_connection
--- See db.statement: a generic plan for the transaction's statement, made once per connection.
-SET LOCAL plan_cache_mode = force_generic_plan;
+-- web process's threads made at the same moment (submit/group_commit.py). Its one parameter of
+-- substance is the batch, which no plan can see into, so once psycopg has prepared it on a
+-- connection (after a few calls) PostgreSQL keeps its generic plan and plans it no more
+-- (pg_prepared_statements.generic_plans).
 
 -- name: submit_quotations
 -- `batch` is a jsonb array of submissions, each its own row of `input`, told apart by `i`:
