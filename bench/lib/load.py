@@ -28,6 +28,7 @@ class Run:
     requests: int
     web_cpu_s: float = 0.0
     db_cpu_s: float = 0.0
+    steal_pct: float = 0.0  # the machine's CPU time taken by its host during the run
 
     @property
     def web_ms_per_request(self) -> float:
@@ -41,6 +42,7 @@ class Run:
 def wrk(script: Path, url: str, *, seconds: int, connections: int, threads: int = 2,
         env: dict[str, str] | None = None) -> Run:
     """One wrk run of `script` against `url`."""
+    before = _cpu_times()
     result = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s",
          str(script), url],
@@ -52,7 +54,21 @@ def wrk(script: Path, url: str, *, seconds: int, connections: int, threads: int 
     requests = int(re.search(r"(\d+) requests in", result.stdout).group(1))
     rps, p50, p99 = (float(match.group(i)) for i in (1, 2, 3))
     return Run(rps=rps, p50_ms=p50, p99_ms=p99, non_2xx=int(match.group(4)),
-               socket_errors=int(match.group(5)), requests=requests)
+               socket_errors=int(match.group(5)), requests=requests,
+               steal_pct=steal_share(before, _cpu_times()))
+
+
+def _cpu_times() -> list[int]:
+    """The machine's CPU time by kind (/proc/stat: user, nice, system, idle, iowait, irq,
+    softirq, steal), all CPUs."""
+    return [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+
+
+def steal_share(before: list[int], after: list[int]) -> float:
+    """The percentage of the machine's CPU time between two readings that the host of this
+    virtual machine gave to others (steal): what a run lost to the machine, not to the code."""
+    spent = [b - a for a, b in zip(before, after, strict=True)]
+    return 100 * spent[7] / sum(spent) if sum(spent) else 0.0
 
 
 def process_tree(root: int) -> list[int]:
