@@ -33,6 +33,6 @@ lint: ## check the code with ruff
 
 BENCH ?= convert
 
-bench: ## run a benchmark, BENCH=convert|pipeline|soak|scale|api|servers (docs/benchmarks.md); BENCH_ARGS for its options
+bench: ## run a benchmark, BENCH=convert|pipeline|soak|scale|api|statement|servers (docs/benchmarks.md); BENCH_ARGS for its options
 	@scripts/setup.sh
 	$(VENV)/bin/python bench/$(BENCH) $(BENCH_ARGS)

@@ -7,8 +7,8 @@ counter runs on one core at a time whatever the number of cores. When the reques
 one web process submit at the same moment, they are submitted as ONE batch (submit.sql takes
 an array of submissions, each still checking its own token): one round trip, one statement's
 start, one commit and WAL flush for the lot, one turn at the counter. Measured on one
-connection, that takes 40% off the database's CPU per submission at a batch of eight and
-half of it at sixteen (docs/benchmarks.md).
+connection against one statement per submission, that takes a quarter off the database's CPU
+per submission at a batch of eight and 40% at sixteen (docs/benchmarks.md).
 
 Nothing else changes for a submission: its quotation, lines, customer, job and event still
 commit together or not at all, and the numbers of one batch are consecutive. A batch commits
