@@ -29,7 +29,7 @@ WITH input AS (
         request_hash text, year integer, status text, customer_name text, customer_email text,
         customer_company text, customer_address text, locale text, currency text,
         valid_until date, notes text, template text, subtotal numeric, discount_total numeric,
-        tax_total numeric, total numeric, total_text text, lines jsonb)
+        tax_total numeric, total numeric, lines jsonb)
 ), who AS (
     SELECT s.i, u.id, u.team, u.role, NULL::bigint AS token_id, NULL::timestamptz AS last_used_at
     FROM input s JOIN users u ON u.id = s.user_id
@@ -121,7 +121,7 @@ WITH input AS (
 ), event AS (
     INSERT INTO quotation_events (quotation_id, kind, status, job_id, detail)
     SELECT m.id, 'submitted', m.status, j.id,
-           jsonb_build_object('number', m.number, 'total', go.total_text)
+           jsonb_build_object('number', m.number, 'total', go.total::text)
     FROM made m JOIN job j ON j.quotation_id = m.id JOIN go ON go.i = m.i
 )
 SELECT 'inserted' AS outcome, NULL AS role, j.id AS job_id, m.*

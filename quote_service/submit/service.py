@@ -110,7 +110,7 @@ def _statement(submission: Submission, *, user_id: int | None, token_hash: str |
         "valid_until": submission.valid_until.isoformat(), "notes": submission.notes,
         "template": submission.template, "subtotal": str(totals.subtotal),
         "discount_total": str(totals.discount_total), "tax_total": str(totals.tax_total),
-        "total": str(totals.total), "total_text": str(totals.total),
+        "total": str(totals.total),
         "idempotency_key": idempotency_key, "request_hash": body_hash, "lines": lines,
         "user_id": user_id, "token_hash": token_hash, "roles": list(roles),
     }
